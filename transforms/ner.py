@@ -27,16 +27,22 @@ SPACY_TO_TYPE = {
 }
 
 
+_LEADING_ARTICLES = ("the ", "The ")
+
+
 def mentions_from_doc(doc) -> Tuple[EntityMention, ...]:
     out = []
     for ent in doc.ents:
         etype = SPACY_TO_TYPE.get(ent.label_)
-        text = ent.text.strip()
-        if etype is None or not text:
+        if etype is None:
             continue
-        out.append(
-            EntityMention(text=ent.text, start=ent.start_char, end=ent.end_char, type=etype, source="ner")
-        )
+        start, end, text = ent.start_char, ent.end_char, ent.text
+        # "the European Union" and "European Union" are one entity in the graph.
+        if text.startswith(_LEADING_ARTICLES) and len(text) > 4:
+            start, text = start + 4, text[4:]
+        if not text.strip():
+            continue
+        out.append(EntityMention(text=text, start=start, end=end, type=etype, source="ner"))
     return tuple(out)
 
 

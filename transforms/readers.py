@@ -201,9 +201,9 @@ class ReadPosts(beam.PTransform):
             if self._fmt == "jsonl":
                 parsed = lines | "ParseJson" >> beam.ParDo(_ParseJsonLine(cfg))
             else:
-                instances = lines | "ParseMnre" >> beam.ParDo(_ParseMnreLine(cfg)).with_outputs(
-                    DEAD, main="instances"
-                )
+                instances = lines | "ParseMnre" >> beam.ParDo(_ParseMnreLine(cfg)).with_output_types(
+                    Tuple[str, MnreInstance]
+                ).with_outputs(DEAD, main="instances")
                 dead_parts.append(instances[DEAD])
                 parsed = (
                     instances.instances

@@ -199,13 +199,22 @@ def check_image_bytes(data: bytes, cfg: ReadConfig, what: str) -> None:
         raise InvalidRecord(f"unreadable image: {what}: {e}") from None
 
 
-def resolve_image_path(path: str, cfg: ReadConfig) -> str:
-    if "://" in path or os.path.isabs(path) or not cfg.image_dir:
+def resolve_image_path(path: str, cfg: ReadConfig, base_dir: Optional[str] = None) -> str:
+    """Absolute paths and URIs stay; relative ones resolve against --image-dir, else against the
+    folder of the file the post came from (so a dataset folder can be moved as a whole)."""
+    if "://" in path or os.path.isabs(path):
         return path
-    return os.path.join(cfg.image_dir, path)
+    root = cfg.image_dir or base_dir
+    return os.path.join(root, path) if root else path
 
 
-def check_image(record: Dict[str, Any], cfg: ReadConfig) -> Optional[ImageRef]:
+def source_dir(source: str) -> Optional[str]:
+    """The folder of a "path:line" / "path#row" source."""
+    path = source_order(source)[0]
+    return os.path.dirname(path) or None
+
+
+def check_image(record: Dict[str, Any], cfg: ReadConfig, base_dir: Optional[str] = None) -> Optional[ImageRef]:
     path, inline, image_id = record.get("image"), record.get("image_bytes"), record.get("image_id")
     if path is None and inline is None:
         return None
@@ -225,7 +234,7 @@ def check_image(record: Dict[str, Any], cfg: ReadConfig) -> Optional[ImageRef]:
         return ImageRef(image_id=image_id or "sha1-" + hashlib.sha1(data).hexdigest()[:16], data=data)
     if not isinstance(path, str) or not path:
         raise InvalidRecord("field 'image' must be a non-empty path string")
-    full = resolve_image_path(path, cfg)
+    full = resolve_image_path(path, cfg, base_dir)
     if not image_exists(full):
         if cfg.missing_image_is_error:
             raise InvalidRecord(f"image not found: {path}")
@@ -259,7 +268,7 @@ def post_from_dict(record: Any, source: str, cfg: ReadConfig, raw: Any = None) -
         text = check_text(record.get("text"), cfg)
         entities = check_entities(record.get("entities"), text)
         pairs = check_pairs(record.get("pairs"), entities)
-        image = check_image(record, cfg)
+        image = check_image(record, cfg, source_dir(source))
     except InvalidRecord as e:
         return dead(str(e), raw, source, post_id if isinstance(post_id, str) else None)
     return Post(post_id=post_id, text=text, image=image, entities=entities, pairs=pairs, source=source)
@@ -375,7 +384,9 @@ def post_from_mnre(instances: List[MnreInstance], cfg: ReadConfig) -> ParseResul
     image = None
     if first.img_id:
         try:
-            image = check_image({"image": first.img_id, "image_id": first.img_id}, cfg)
+            image = check_image(
+                {"image": first.img_id, "image_id": first.img_id}, cfg, _mnre_image_dir(first.source)
+            )
         except InvalidRecord as e:
             return dead(str(e), first.img_id, first.source, first.post_key)
     return Post(
@@ -386,6 +397,12 @@ def post_from_mnre(instances: List[MnreInstance], cfg: ReadConfig) -> ParseResul
         pairs=tuple(pairs),
         source=first.source,
     )
+
+
+def _mnre_image_dir(source: str) -> Optional[str]:
+    """MNRE keeps images in ``images/`` beside the split files."""
+    folder = source_dir(source)
+    return os.path.join(folder, "images") if folder else None
 
 
 def source_order(source: str) -> Tuple[str, int]:

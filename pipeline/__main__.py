@@ -1,6 +1,6 @@
 """``python -m pipeline ARGS`` is ``mmkg run ARGS``."""
 import sys
 
-from pipeline.run import main
+from pipeline.cli import main
 
-sys.exit(main())
+sys.exit(main(["run", *sys.argv[1:]]))

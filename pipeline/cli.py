@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import List, Optional
 
@@ -23,6 +24,12 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _hide_beam_import_warning() -> None:
+    """Beam warns on import that the optional GCP client libraries are absent; that is expected
+    for local runs (Dataflow users install the [gcp] extra) and only confuses a first-time user."""
+    logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -32,6 +39,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if name not in COMMANDS:
         print(f"mmkg: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    _hide_beam_import_warning()
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(rest) or 0)
 

@@ -17,11 +17,21 @@ from pipeline.summary import format_summary, metrics_summary
 _LOG = logging.getLogger("mmkg")
 
 
+# Our own loggers talk at INFO; Beam's and the servers' only when something is wrong.
+OWN_LOGGERS = ("mmkg", "pipeline", "transforms", "models", "llm", "kg", "runners")
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
         MmkgOptions(["--help"])
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     options = PipelineOptions(argv)
     opts = options.view_as(MmkgOptions)
     if not opts.input:

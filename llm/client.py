@@ -43,7 +43,7 @@ class LlmOutcome:
     detail: str = ""
     called: bool = False  # a request was sent (cache misses only)
     cache_hit: bool = False
-    prompt_tokens: int = 0
+    prompt_tokens: int = 0  # of the request, also when answered from the cache
     completion_tokens: int = 0
     seconds: float = 0.0
 
@@ -143,7 +143,10 @@ class Refiner:
         cached = self._cache.get(key) if self._cache else None
         if cached is not None:
             parsed = parse_answer(cached.content, labels)
-            return LlmOutcome(parsed.label, parsed.fault, parsed.detail, cache_hit=True)
+            # Token counts of a cached answer say what the request costs; nothing was spent now.
+            return LlmOutcome(
+                parsed.label, parsed.fault, parsed.detail, False, True, cached.prompt_tokens, cached.completion_tokens
+            )
         if self._cache is not None and not self._cache.claim_call(s.run_id, s.budget):
             return LlmOutcome(None, BUDGET, f"run budget of {s.budget} calls spent")
         try:

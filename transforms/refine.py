@@ -61,8 +61,9 @@ def count_outcome(outcome: LlmOutcome) -> None:
     _count("pairs_to_llm")
     _count("llm_calls", int(outcome.called))
     _count("llm_cache_hits", int(outcome.cache_hit))
-    _count("llm_prompt_tokens", outcome.prompt_tokens)
-    _count("llm_completion_tokens", outcome.completion_tokens)
+    if outcome.called:  # tokens spent by this run; cached answers cost none
+        _count("llm_prompt_tokens", outcome.prompt_tokens)
+        _count("llm_completion_tokens", outcome.completion_tokens)
     if outcome.fault:
         _count(f"llm_fault:{outcome.fault}")
 

@@ -1,0 +1,242 @@
+"""Checks a run's Beam runner options before anything starts.
+
+A "local" run is one whose workers live on this machine and can reach 127.0.0.1: the
+DirectRunner family, or a portable runner (PortableRunner, Flink, Spark) whose SDK workers run
+in this very process (``--environment_type=LOOPBACK``) against a job service on this machine.
+Everything else is distributed: its workers cannot see an embedded graph store or LLM server
+that ``mmkg run`` would start beside the driver, so those must be given as URLs instead.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from typing import Optional, Tuple
+from urllib.parse import urlsplit
+
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    FlinkRunnerOptions,
+    PipelineOptions,
+    PortableOptions,
+    SparkRunnerOptions,
+    StandardOptions,
+)
+
+from pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
+
+_LOG = logging.getLogger(__name__)
+
+# Runners that execute everything inside this machine's processes.
+LOCAL_RUNNERS = frozenset(
+    {
+        "DirectRunner",
+        "SwitchingDirectRunner",
+        "BundleBasedDirectRunner",
+        "FnApiRunner",
+        "PrismRunner",
+        "TestDirectRunner",
+        "InteractiveRunner",
+    }
+)
+# Runners that hand the job to a job service and run SDK workers where its environment says.
+PORTABLE_RUNNERS = frozenset({"PortableRunner", "FlinkRunner", "SparkRunner"})
+DATAFLOW_RUNNERS = frozenset({"DataflowRunner", "TestDataflowRunner"})
+# Flink's and Spark's "start a cluster inside the job server" addresses.
+EMBEDDED_CLUSTERS = frozenset({"[local]", "[auto]"})
+
+CONNECT_TIMEOUT_S = 3.0
+
+_KNOWN_RUNNERS = {
+    path.rsplit(".", 1)[-1].lower(): path.rsplit(".", 1)[-1] for path in StandardOptions.ALL_KNOWN_RUNNERS
+}
+
+
+class RunnerConfigError(ValueError):
+    """The options cannot work with the chosen runner; the message says what to change."""
+
+
+def runner_name(options: PipelineOptions) -> str:
+    """The runner's class name, whether given as a name, a dotted path, a class or an instance."""
+    runner = options.view_as(StandardOptions).runner
+    if runner is None:
+        return "DirectRunner"
+    if isinstance(runner, str):
+        name = runner.rsplit(".", 1)[-1]
+        # Beam accepts "direct", "flink", "dataflow"... in any case, as it does here.
+        return _KNOWN_RUNNERS.get(name.lower(), _KNOWN_RUNNERS.get(name.lower() + "runner", name))
+    return runner.__name__ if isinstance(runner, type) else type(runner).__name__
+
+
+def split_host_port(address: str) -> Tuple[str, Optional[int]]:
+    """``host:port``, ``http://host:port/``, ``[::1]:8099`` -> (host, port or None)."""
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else "//" + text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise RunnerConfigError(f"{address!r} has an invalid port") from None
+    return parts.hostname or "", port
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _environment_type(options: PipelineOptions) -> str:
+    return (options.view_as(PortableOptions).environment_type or "").upper()
+
+
+def is_local_run(options: PipelineOptions) -> bool:
+    name = runner_name(options)
+    if name in LOCAL_RUNNERS:
+        return True
+    if name not in PORTABLE_RUNNERS:
+        return False
+    env = _environment_type(options)
+    if name == "PortableRunner":
+        endpoint = options.view_as(PortableOptions).job_endpoint or ""
+        on_this_machine = endpoint == "embed" or is_loopback_host(split_host_port(endpoint)[0])
+        return on_this_machine and env == "LOOPBACK"
+    if name == "FlinkRunner":
+        master = options.view_as(FlinkRunnerOptions).flink_master
+    else:
+        master = options.view_as(SparkRunnerOptions).spark_master_url
+        master = "[local]" if master.startswith("local") else master
+    embedded = master in EMBEDDED_CLUSTERS
+    if not (embedded or is_loopback_host(split_host_port(master)[0])):
+        return False
+    # Flink picks LOOPBACK itself for an embedded cluster when no environment is given.
+    return env == "LOOPBACK" or (embedded and not env)
+
+
+def check_reachable(address: str, what: str, default_port: Optional[int] = None) -> None:
+    """Fails fast with a clear message when nothing listens at ``address``."""
+    host, port = split_host_port(address)
+    port = port or default_port
+    if not host or not port:
+        raise RunnerConfigError(f"{what} {address!r} must be HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as e:
+        raise RunnerConfigError(
+            f"cannot reach {what} at {host}:{port} ({e.strerror or e}). Is it running, and is "
+            f"the address right?"
+        ) from None
+
+
+def _check_portable(options: PipelineOptions) -> None:
+    endpoint = options.view_as(PortableOptions).job_endpoint
+    if not endpoint:
+        raise RunnerConfigError(
+            "--runner=PortableRunner needs --job_endpoint=HOST:PORT, the address of a Beam job "
+            "service (Flink's job server listens on 8099; for a local one run "
+            "`python -m apache_beam.runners.portability.local_job_service_main --port 8099`)"
+        )
+    if endpoint != "embed":
+        check_reachable(endpoint, "the Beam job service (--job_endpoint)")
+
+
+def _check_runner_specific(options: PipelineOptions) -> None:
+    name = runner_name(options)
+    if name == "PortableRunner":
+        _check_portable(options)
+    elif name == "FlinkRunner":
+        from runners.flink import validate_flink_options
+
+        validate_flink_options(options)
+    elif name in DATAFLOW_RUNNERS:
+        from runners.dataflow import validate_dataflow_options
+
+        validate_dataflow_options(options)
+
+
+def _check_services_reachable_from_workers(options: PipelineOptions, name: str) -> None:
+    """A URL on 127.0.0.1 means "this machine" to the driver and "the worker itself" to a worker."""
+    opts = options.view_as(MmkgOptions)
+    wanted = []
+    if not opts.no_graph:
+        wanted.append(("--neo4j-uri", resolved_neo4j_uri(opts)))
+    if (opts.llm or "").lower() != "none":
+        wanted.append(("--llm-base-url", resolved_llm_base_url(opts)))
+    for flag, url in wanted:
+        if url and is_loopback_host(split_host_port(url)[0]):
+            raise RunnerConfigError(
+                f"{flag} {url} points at this machine, but {name} runs the pipeline on other "
+                f"machines, where that address means the worker itself. Give an address the "
+                f"workers can reach."
+            )
+
+
+def validate_runner_options(
+    options: PipelineOptions, uses_embedded_graph: bool, uses_embedded_llm: bool
+) -> None:
+    """Raises :class:`RunnerConfigError` when the run cannot work as configured.
+
+    Call it before starting any embedded server. ``uses_embedded_graph``/``uses_embedded_llm``
+    say whether the run would start the embedded graph store / LLM server on this machine.
+    """
+    _check_runner_specific(options)
+    if is_local_run(options):
+        return
+    name = runner_name(options)
+    missing = []
+    if uses_embedded_graph:
+        missing.append("the graph store: pass --neo4j-uri=bolt://HOST:7687 (or --no-graph)")
+    if uses_embedded_llm:
+        missing.append(
+            "the LLM: pass --llm-base-url=http://HOST:PORT/v1 of an OpenAI-compatible server "
+            "(or --llm none)"
+        )
+    if missing:
+        raise RunnerConfigError(
+            f"{name} runs the pipeline on workers that cannot reach servers embedded in this "
+            f"process, so mmkg will not start them. Give the address of "
+            + "; and of ".join(missing)
+            + ". (Embedded servers work with DirectRunner, or a portable runner with "
+            "--environment_type=LOOPBACK on this machine.)"
+        )
+    _check_services_reachable_from_workers(options, name)
+
+
+def use_multiprocess_runner(options: PipelineOptions) -> None:
+    """Runs multi-process/-thread DirectRunner jobs on the FnApiRunner.
+
+    Beam's DirectRunner first tries the Prism runner (a binary it downloads), which ignores
+    ``--direct_running_mode`` and runs every worker in this process; the FnApiRunner honours
+    ``--direct_num_workers``/``--direct_running_mode``.
+    """
+    if runner_name(options) not in ("DirectRunner", "SwitchingDirectRunner"):
+        return
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode != "in_memory" or direct.direct_num_workers != 1:
+        _LOG.info(
+            "running on the FnApiRunner: %s with %s worker(s)",
+            direct.direct_running_mode,
+            direct.direct_num_workers or "one per core",
+        )
+        options.view_as(StandardOptions).runner = "FnApiRunner"
+
+
+def prepare_runner_options(
+    options: PipelineOptions, uses_embedded_graph: bool, uses_embedded_llm: bool
+) -> None:
+    """:func:`validate_runner_options`, then the local-runner choice above."""
+    validate_runner_options(options, uses_embedded_graph, uses_embedded_llm)
+    use_multiprocess_runner(options)
+
+
+def submits_only(options: PipelineOptions) -> bool:
+    """True when ``run()`` only builds or submits the job (Dataflow dry run or template
+    creation): there is nothing to wait for and no metrics to read."""
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
+
+    return bool(
+        options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location
+    )

@@ -182,8 +182,8 @@ def validate_runner_options(
     Call it before starting any embedded server. ``uses_embedded_graph``/``uses_embedded_llm``
     say whether the run would start the embedded graph store / LLM server on this machine.
     """
-    _check_runner_specific(options)
     if is_local_run(options):
+        _check_runner_specific(options)
         return
     name = runner_name(options)
     missing = []
@@ -203,6 +203,7 @@ def validate_runner_options(
             "--environment_type=LOOPBACK on this machine.)"
         )
     _check_services_reachable_from_workers(options, name)
+    _check_runner_specific(options)
 
 
 def use_multiprocess_runner(options: PipelineOptions) -> None:

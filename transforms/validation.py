@@ -65,6 +65,9 @@ def dead(reason: str, raw: Any, source: str, post_id: Optional[str] = None) -> D
             raw = repr(raw)
     if len(raw) > MAX_RAW_IN_DEAD_LETTER:
         raw = raw[:MAX_RAW_IN_DEAD_LETTER] + f"... [{len(raw)} chars]"
+    if post_id is not None and _has_bad_chars(post_id):
+        # Lone surrogates cannot be written as UTF-8; keep the id readable instead.
+        post_id = post_id.encode("utf-8", "backslashreplace").decode("utf-8")
     return DeadLetter(stage=STAGE, reason=reason, input=raw, source=source, post_id=post_id)
 
 
@@ -96,6 +99,17 @@ def check_text(text: Any, cfg: ReadConfig) -> str:
 def _is_bad_control(c: str) -> bool:
     o = ord(c)
     return (o < 32 and c not in "\t\n\r") or o == 0x7F or 0xD800 <= o <= 0xDFFF
+
+
+def _has_bad_chars(value: str) -> bool:
+    """Control characters (tabs and newlines too) or lone surrogates: not in an id or file name."""
+    return any(ord(c) < 32 or _is_bad_control(c) for c in value)
+
+
+def check_name(value: str, field: str) -> str:
+    if _has_bad_chars(value):
+        raise InvalidRecord(f"field '{field}' contains control characters")
+    return value
 
 
 def normalise_type(value: Any) -> Optional[str]:
@@ -220,6 +234,8 @@ def check_image(record: Dict[str, Any], cfg: ReadConfig, base_dir: Optional[str]
         return None
     if image_id is not None and not isinstance(image_id, str):
         raise InvalidRecord("field 'image_id' must be a string")
+    if image_id is not None:
+        check_name(image_id, "image_id")
     if inline is not None:
         if isinstance(inline, str):
             try:
@@ -265,6 +281,7 @@ def post_from_dict(record: Any, source: str, cfg: ReadConfig, raw: Any = None) -
             post_id = str(post_id)
         if not isinstance(post_id, str) or not post_id.strip():
             raise InvalidRecord("field 'id' must be a non-empty string")
+        check_name(post_id, "id")
         text = check_text(record.get("text"), cfg)
         entities = check_entities(record.get("entities"), text)
         pairs = check_pairs(record.get("pairs"), entities)
@@ -274,15 +291,22 @@ def post_from_dict(record: Any, source: str, cfg: ReadConfig, raw: Any = None) -
     return Post(post_id=post_id, text=text, image=image, entities=entities, pairs=pairs, source=source)
 
 
+def decode_line(line: bytes) -> str:
+    """UTF-8 text of a line; a byte-order mark (Windows tools write one) is not part of it."""
+    return line.decode("utf-8").removeprefix("\ufeff")
+
+
 def post_from_json_line(line: bytes, source: str, cfg: ReadConfig) -> ParseResult:
     try:
-        text = line.decode("utf-8")
+        text = decode_line(line)
     except UnicodeDecodeError as e:
         return dead(f"invalid UTF-8 at byte {e.start}", line, source)
     try:
         record = json.loads(text)
     except json.JSONDecodeError as e:
         return dead(f"invalid JSON: {e.msg} at column {e.colno}", text, source)
+    except RecursionError:
+        return dead("invalid JSON: nested too deeply", text, source)
     return post_from_dict(record, source, cfg, raw=text)
 
 
@@ -337,13 +361,13 @@ def _mnre_entity(ent: Any, tokens: List[str], starts: List[int], role: str) -> E
 
 def mnre_from_line(line: bytes, source: str, cfg: ReadConfig) -> Union[MnreInstance, DeadLetter]:
     try:
-        text_line = line.decode("utf-8")
+        text_line = decode_line(line)
     except UnicodeDecodeError as e:
         return dead(f"invalid UTF-8 at byte {e.start}", line, source)
     try:
         try:
             record = ast.literal_eval(text_line.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             raise InvalidRecord("not a Python dict literal") from None
         if not isinstance(record, dict):
             raise InvalidRecord(f"not a dict literal, got {type(record).__name__}")
@@ -358,7 +382,9 @@ def mnre_from_line(line: bytes, source: str, cfg: ReadConfig) -> Union[MnreInsta
         if relation is not None and relation not in RELATIONS:
             raise InvalidRecord(f"unknown relation {relation!r}")
         img_id = record.get("img_id")
-        if img_id is not None and (not isinstance(img_id, str) or "/" in img_id or img_id.startswith(".")):
+        if img_id is not None and (
+            not isinstance(img_id, str) or "/" in img_id or img_id.startswith(".") or _has_bad_chars(img_id)
+        ):
             raise InvalidRecord("'img_id' must be a plain file name")
     except InvalidRecord as e:
         return dead(str(e), text_line, source)

@@ -32,6 +32,8 @@ EMPTY_CHOICE = "empty_choice"
 BUDGET = "budget"
 OTHER = "error"
 
+_SIMPLER = {"json_schema": "json_object", "json_object": "none"}
+
 
 @dataclass(frozen=True)
 class LlmOutcome:
@@ -83,6 +85,7 @@ class Refiner:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._cache: Optional[AnswerCache] = None
         self._key = ""
+        self._mode = settings.response_format
 
     def open(self) -> "Refiner":
         import openai
@@ -129,12 +132,25 @@ class Refiner:
         return _with_seconds(outcome, time.monotonic() - start)
 
     def _ask(self, scores: RelationScores) -> LlmOutcome:
+        while True:
+            mode = self._mode
+            outcome = self._ask_with(scores, mode)
+            # A server that rejects the response format (400) is asked again with a simpler one;
+            # the answer is validated the same way whatever the format.
+            if outcome.fault == CLIENT_ERROR and mode in _SIMPLER and _refuses_format(outcome.detail):
+                if self._mode == mode:
+                    _LOG.warning("endpoint refused response_format=%s; falling back to %s", mode, _SIMPLER[mode])
+                    self._mode = _SIMPLER[mode]
+                continue
+            return outcome
+
+    def _ask_with(self, scores: RelationScores, mode: str) -> LlmOutcome:
         s = self.settings
         body, labels = build_request(
             scores,
             s.model,  # type: ignore[arg-type]
             top_k=self.top_k,
-            mode=s.response_format,
+            mode=mode,
             max_tokens=s.max_tokens,
             temperature=s.temperature,
             describe=self.describe,
@@ -174,6 +190,11 @@ class Refiner:
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "***")
         return text
+
+
+def _refuses_format(detail: str) -> bool:
+    low = detail.lower()
+    return "badrequest" in low and any(w in low for w in ("response_format", "json", "schema", "grammar"))
 
 
 def _with_seconds(outcome: LlmOutcome, seconds: float) -> LlmOutcome:

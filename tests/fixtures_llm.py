@@ -19,7 +19,8 @@ import pytest
 
 from llm.local_server import LocalServer, local_llm_server
 
-# Fault kinds the proxy understands. "reply:<text>" answers 200 with <text> as the content.
+# Fault kinds the proxy understands. "reply:<text>" answers 200 with <text> as the content;
+# "status:<code>:<message>" answers that HTTP status with an OpenAI-style error.
 FAULTS = ("500", "429", "hang", "drop", "malformed", "empty_choice")
 
 
@@ -78,6 +79,9 @@ class FaultProxy:
                     reply = chat_reply("")
                     reply["choices"] = []
                     self._send(200, json.dumps(reply).encode())
+                elif fault and fault.startswith("status:"):
+                    _, code, message = fault.split(":", 2)
+                    self._send(int(code), json.dumps({"error": {"message": message}}).encode())
                 elif fault and fault.startswith("reply:"):
                     self._send(200, json.dumps(chat_reply(fault[len("reply:"):])).encode())
                 elif proxy.upstream:

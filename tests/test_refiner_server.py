@@ -92,3 +92,13 @@ def test_api_key_is_never_in_fault_details(fault_server, tmp_path, monkeypatch):
     with Refiner(s) as r:
         out = r.ask(PAIRS[0])
     assert out.fault == C.SERVER_ERROR and "sk-secret" not in out.detail
+
+
+def test_server_without_json_schema_gets_a_simpler_response_format(fault_server, tmp_path):
+    fault_server.script = ["status:400:response_format json_schema is not supported", 'reply:{"relation": "None"}']
+    s = settings(fault_server.base_url, "m", tmp_path, max_retries=0, cache_path=None)
+    with Refiner(s) as r:
+        out = r.ask(PAIRS[0])
+    assert out.label == "None" and out.fault is None
+    formats = [req["body"].get("response_format", {}).get("type") for req in fault_server.requests]
+    assert formats == ["json_schema", "json_object"]

@@ -1,0 +1,56 @@
+"""Calibration's search over gates and policies, on hand-built guide scores and LLM outcomes."""
+from llm.calibration import pairs_to_ask, search, two_fold
+from llm.client import LlmOutcome
+from llm.evaluation import report_for
+from tests.fixtures_llm import make_scores
+
+REL, OTHER = "/per/org/member_of", "/per/per/peer"
+
+
+def split(n_sure=14, n_unsure=6, unsure_gold=REL):
+    """Sure pairs the guide gets right; unsure ones (top-1 0.4) where it says OTHER."""
+    scores = []
+    for i in range(n_sure):
+        scores.append(make_scores("Ann works at Acme", "Ann", "Acme", [(REL, 0.9), ("None", 0.05)],
+                                  post_id=f"s{i}", gold=REL))
+    for i in range(n_unsure):
+        scores.append(make_scores("Ann met Bob", "Ann", "Bob", [(OTHER, 0.4), (REL, 0.35), ("None", 0.2)],
+                                  post_id=f"u{i}", gold=unsure_gold))
+    return scores
+
+
+def test_a_helpful_llm_opens_the_gate_within_the_share():
+    scores = split()
+    todo = pairs_to_ask(scores, max_share=0.3)
+    assert set(todo) == set(range(14, 20))  # only the unsure pairs are ever admissible
+    outcomes = {i: LlmOutcome(REL, called=True) for i in todo}
+    gating, best = search(scores, outcomes, max_share=0.3)
+    assert not gating.never and best["f1"] == 1.0 and best["guide_f1"] < 1.0
+    report = report_for(scores, gating, outcomes)
+    assert report["share_sent"] <= 0.3 and report["guide_llm"]["f1"] == 1.0
+    assert report["decided_by"]["llm"] == 6
+    assert two_fold(scores, outcomes, 0.3)["mean_heldout_gain"] > 0
+
+
+def test_an_llm_that_only_says_none_helps_where_the_guide_is_wrong():
+    scores = split()  # the guide's OTHER is wrong there: dropping it raises precision
+    outcomes = {i: LlmOutcome("None", called=True) for i in pairs_to_ask(scores, 0.3)}
+    gating, best = search(scores, outcomes, max_share=0.3)
+    assert gating.accept_none and best["f1"] > best["guide_f1"]
+
+
+def test_an_unhelpful_llm_keeps_the_gate_closed():
+    scores = split(unsure_gold=OTHER)  # the guide is right everywhere
+    for answer in (REL, "None"):
+        outcomes = {i: LlmOutcome(answer, called=True) for i in pairs_to_ask(scores, 0.3)}
+        gating, best = search(scores, outcomes, max_share=0.3)
+        assert gating.never and best["f1"] == best["guide_f1"] == 1.0
+    outcomes = {i: LlmOutcome(None, "timeout", called=True) for i in outcomes}
+    assert search(scores, outcomes, max_share=0.3)[0].never
+
+
+def test_gates_over_the_share_are_not_admissible():
+    scores = split(n_sure=4, n_unsure=6)  # the unsure pairs are 60%
+    assert pairs_to_ask(scores, max_share=0.3) == []
+    gating, _ = search(scores, {}, max_share=0.3)
+    assert gating.never

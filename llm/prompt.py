@@ -42,7 +42,7 @@ class PromptInput:
 
     marked_text: str
     head: str
-    head_type: str
+    head_type: str  # "" when unknown (then the prompt does not mention it)
     tail: str
     tail_type: str
     image_description: Optional[str]
@@ -93,9 +93,9 @@ def prompt_input(
     return PromptInput(
         marked_text=marked,
         head=pair.head.text,
-        head_type=pair.head.type or "unknown",
+        head_type=pair.head.type or "",
         tail=pair.tail.text,
-        tail_type=pair.tail.type or "unknown",
+        tail_type=pair.tail.type or "",
         image_description=describe(pair.image),
         candidates=tuple((lbl, float(prob.get(lbl, 0.0))) for lbl in labels),
     )
@@ -107,17 +107,14 @@ def _quote(s: str) -> str:
 
 
 def render_user_message(inp: PromptInput) -> str:
-    lines = [
-        'Post: """' + _quote(inp.marked_text) + '"""',
-        f"Head: {_quote(inp.head)} (type: {inp.head_type})",
-        f"Tail: {_quote(inp.tail)} (type: {inp.tail_type})",
-    ]
+    lines = ['Post: """' + _quote(inp.marked_text) + '"""']
+    for role, text, type_ in (("Head", inp.head, inp.head_type), ("Tail", inp.tail, inp.tail_type)):
+        lines.append(f"{role}: {_quote(text)}" + (f" (type: {type_})" if type_ else ""))
     if inp.image_description:
         lines.append('Image description: """' + _quote(inp.image_description) + '"""')
-    lines.append("Candidates (classifier probability): ")
+    lines.append("Candidates (classifier probability):")
     for label, p in inp.candidates:
         lines.append(f"- {label} ({p:.2f}): {DEFINITIONS.get(label, '')}")
-    lines.append("Answer with the JSON object.")
     return "\n".join(lines)
 
 

@@ -42,6 +42,7 @@ def test_image_description_hook_and_top_k():
 def test_candidates_keep_only_known_labels_and_add_decision():
     s = make_scores("A met B", "A", "B", [("/per/per/peer", 0.4), ("/made/up", 0.3)], decision="/per/per/couple")
     assert candidate_labels(s) == ("/per/per/peer", "/per/per/couple", "None")
+    assert "type:" not in render_user_message(prompt_input(s))  # MNRE gives no types: none invented
 
 
 def test_marking_handles_tail_before_head_and_overlaps():

@@ -1,0 +1,130 @@
+"""WriteGraph: posts and triples into the knowledge graph over Bolt, in batches.
+
+Each batch (posts and triples mixed, ``batch_size`` elements from BatchElements) is written in
+one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of row and per
+relation type (see :mod:`kg.cypher`). Each worker holds one driver, opened in ``setup`` and
+closed in ``teardown``. Constraints are created by a one-element step that the writer takes as a
+side input, so no batch is written before they exist.
+
+A write that still fails after the driver's retries fails the pipeline: the writes are
+idempotent, so the fix is to run it again. Triples the graph must refuse (a label outside the
+closed set, an unknown entity type) become dead letters.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import PCollection
+
+from kg.cypher import InvalidTriple, post_row, triple_row, write_rows
+from kg.schema import ensure_schema
+from kg.settings import GraphSettings
+from schemas.records import DeadLetter, Triple
+
+NAMESPACE = "mmkg"
+DEAD = "dead_letters"
+STAGE = "graph"
+
+
+class _TripleRows(beam.DoFn):
+    """Triple -> graph row; refused triples to the dead-letter output."""
+
+    def __init__(self) -> None:
+        self._rejected = Metrics.counter(NAMESPACE, "graph_triples_rejected")
+
+    def process(self, triple: Triple):
+        try:
+            yield triple_row(triple)
+        except InvalidTriple as e:
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(
+                DEAD,
+                DeadLetter(
+                    stage=STAGE,
+                    reason=str(e),
+                    input=f"{triple.head!r} {triple.relation!r} {triple.tail!r}"[:500],
+                    source=triple.post_id or "",
+                    post_id=triple.post_id or None,
+                ),
+            )
+
+
+def _ensure_schema_once(_, settings: GraphSettings) -> bool:
+    driver = settings.driver()
+    try:
+        ensure_schema(driver, settings.database)
+    finally:
+        driver.close()
+    return True
+
+
+class _WriteBatch(beam.DoFn):
+    """Writes one batch of graph rows per call; one driver per DoFn instance."""
+
+    def __init__(self, settings: GraphSettings) -> None:
+        self._settings = settings
+        self._driver = None
+        self._rows = Metrics.counter(NAMESPACE, "graph_rows_written")
+        self._posts = Metrics.counter(NAMESPACE, "graph_posts_written")
+        self._triples = Metrics.counter(NAMESPACE, "graph_triples_written")
+        self._batches = Metrics.counter(NAMESPACE, "graph_batches")
+
+    def setup(self) -> None:
+        self._driver = self._settings.driver()
+
+    def process(self, batch, schema_ready: bool):
+        counts = write_rows(self._driver, batch, self._settings.database)
+        self._rows.inc(counts["rows"])
+        self._posts.inc(counts["posts"])
+        self._triples.inc(counts["triples"])
+        self._batches.inc()
+        return ()
+
+    def teardown(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+
+class WriteGraph(beam.PTransform):
+    """``{"posts": PCollection[Post], "triples": PCollection[Triple]} | WriteGraph(settings)``.
+
+    Either key may be missing. Returns ``{"dead_letters": PCollection[DeadLetter]}``.
+    """
+
+    def __init__(self, settings: GraphSettings, batch_size: int = 1000, label: Optional[str] = None) -> None:
+        super().__init__(label)
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._settings = settings
+        self._batch_size = batch_size
+
+    def expand(self, inputs: Dict[str, PCollection]) -> Dict[str, PCollection]:
+        pipeline = next(iter(inputs.values())).pipeline
+        parts = []
+        if inputs.get("posts") is not None:
+            parts.append(inputs["posts"] | "PostRows" >> beam.Map(post_row))
+        dead = None
+        if inputs.get("triples") is not None:
+            triple_rows = inputs["triples"] | "TripleRows" >> beam.ParDo(_TripleRows()).with_outputs(
+                DEAD, main="rows"
+            )
+            parts.append(triple_rows["rows"])
+            dead = triple_rows[DEAD]
+        if dead is None:
+            dead = pipeline | "NoDeadLetters" >> beam.Create([])
+        rows = parts[0] if len(parts) == 1 else parts | "AllGraphRows" >> beam.Flatten()
+        schema_ready = (
+            pipeline
+            | "SchemaOnce" >> beam.Create([None])
+            | "EnsureSchema" >> beam.Map(_ensure_schema_once, self._settings)
+        )
+        _ = (
+            rows
+            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+            | "WriteBatches"
+            >> beam.ParDo(_WriteBatch(self._settings), schema_ready=beam.pvalue.AsSingleton(schema_ready))
+        )
+        return {DEAD: dead}

@@ -55,8 +55,14 @@ def transform_names(proto_pipeline):
     return {t.unique_name for t in proto_pipeline.components.transforms.values()}
 
 
-def test_dry_run_builds_the_job(monkeypatch):
+@pytest.fixture
+def secrets_in_env(monkeypatch):
+    """Secrets live in the driver's environment; none may end up in the job that gets staged."""
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("NEO4J_PASSWORD", SECRET)
+
+
+def test_dry_run_builds_the_job(secrets_in_env):
     result = run_job(job_options("--dry_run=True", "--no_auth"))
     assert result.state == PipelineState.DONE
     proto = result.job.proto_pipeline
@@ -66,10 +72,10 @@ def test_dry_run_builds_the_job(monkeypatch):
     assert env.urn == "beam:env:docker:v1"
     assert b"workflow.tar.gz" in b"".join(d.role_payload for d in env.dependencies)
     assert SECRET not in result.job.json()
+    assert SECRET.encode() not in proto.SerializeToString()
 
 
-def test_template_with_local_staging_holds_the_graph_and_the_package(tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+def test_template_with_local_staging_holds_the_graph_and_the_package(tmp_path, secrets_in_env):
     template, staging = tmp_path / "template.json", tmp_path / "staging"
     run_job(job_options(*local_template_args(str(template), str(staging))))
 

@@ -62,25 +62,7 @@ def _has_environment_setting(options: PipelineOptions, key: str) -> bool:
     return bool(portable.environment_config) or any(s.startswith(key + "=") for s in settings)
 
 
-def validate_flink_options(options: PipelineOptions) -> None:
-    """Raises :class:`~runners.checks.RunnerConfigError` for a Flink run that cannot start."""
-    flink = options.view_as(FlinkRunnerOptions)
-    given = options.get_all_options(drop_default=True)
-    if "flink_master" not in given:
-        raise RunnerConfigError(
-            "--runner=FlinkRunner needs --flink_master=HOST:PORT, the REST address of the Flink "
-            f"JobManager (usually port {FLINK_REST_PORT}); --flink_master=[local] runs an "
-            "embedded Flink inside the job server instead"
-        )
-    master = flink.flink_master
-    env = (options.view_as(PortableOptions).environment_type or "").upper()
-    if master not in EMBEDDED_CLUSTERS:
-        check_reachable(master, "the Flink JobManager (--flink_master)", FLINK_REST_PORT)
-        if env == "LOOPBACK" and not is_loopback_host(split_host_port(master)[0]):
-            raise RunnerConfigError(
-                "--environment_type=LOOPBACK runs the workers inside this process, which a remote "
-                "Flink cluster cannot reach: use DOCKER (the default), PROCESS or EXTERNAL"
-            )
+def _check_environment(options: PipelineOptions, env: str) -> None:
     if env == "PROCESS" and not _has_environment_setting(options, "process_command"):
         raise RunnerConfigError(
             "--environment_type=PROCESS needs the worker boot command: "
@@ -91,6 +73,34 @@ def validate_flink_options(options: PipelineOptions) -> None:
             "--environment_type=EXTERNAL needs --environment_config=HOST:PORT of a running "
             "Beam worker pool (python -m apache_beam.runners.worker.worker_pool_main)"
         )
+
+
+def validate_flink_options(options: PipelineOptions) -> None:
+    """Raises :class:`~runners.checks.RunnerConfigError` for a Flink run that cannot start."""
+    flink = options.view_as(FlinkRunnerOptions)
+    env = (options.view_as(PortableOptions).environment_type or "").upper()
+    _check_environment(options, env)
+    job_endpoint = options.view_as(PortableOptions).job_endpoint
+    if job_endpoint:
+        # A job server that is already running (e.g. Beam's Flink job-server container): it knows
+        # its Flink cluster, and no jar or Java is needed here.
+        check_reachable(job_endpoint, "the Flink job server (--job_endpoint)")
+        return
+    given = options.get_all_options(drop_default=True)
+    if "flink_master" not in given:
+        raise RunnerConfigError(
+            "--runner=FlinkRunner needs --flink_master=HOST:PORT, the REST address of the Flink "
+            f"JobManager (usually port {FLINK_REST_PORT}); --flink_master=[local] runs an "
+            "embedded Flink inside the job server instead"
+        )
+    master = flink.flink_master
+    if master not in EMBEDDED_CLUSTERS:
+        check_reachable(master, "the Flink JobManager (--flink_master)", FLINK_REST_PORT)
+        if env == "LOOPBACK" and not is_loopback_host(split_host_port(master)[0]):
+            raise RunnerConfigError(
+                "--environment_type=LOOPBACK runs the workers inside this process, which a remote "
+                "Flink cluster cannot reach: use DOCKER (the default), PROCESS or EXTERNAL"
+            )
     jar = flink.flink_job_server_jar
     if jar:
         if "://" not in jar and not os.path.isfile(jar):

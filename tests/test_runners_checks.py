@@ -113,6 +113,13 @@ def test_flink_master_must_be_reachable(closed_port):
         validate_runner_options(options, False, False)
 
 
+def test_flink_with_a_running_job_server_checks_that_it_answers(listening_port, closed_port):
+    base = ["--runner=FlinkRunner", "--environment_type=DOCKER", "--no-graph", "--llm", "none"]
+    validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{listening_port}"]), False, False)
+    with pytest.raises(RunnerConfigError, match=rf"cannot reach the Flink job server .* at 127.0.0.1:{closed_port}"):
+        validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{closed_port}"]), False, False)
+
+
 def flink_options(port, tmp_path, *extra):
     jar = tmp_path / "beam-runners-flink-job-server.jar"
     jar.write_bytes(b"PK")

@@ -8,6 +8,7 @@ and timeouts are the openai client's own; this module only sets how many and how
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ class Refiner:
         self._cache: Optional[AnswerCache] = None
         self._key = ""
         self._mode = settings.response_format
+        self._lock = threading.Lock()
+        self._calls = 0
 
     def open(self) -> "Refiner":
         import openai
@@ -163,7 +166,7 @@ class Refiner:
             return LlmOutcome(
                 parsed.label, parsed.fault, parsed.detail, False, True, cached.prompt_tokens, cached.completion_tokens
             )
-        if self._cache is not None and not self._cache.claim_call(s.run_id, s.budget):
+        if not self._claim_call():
             return LlmOutcome(None, BUDGET, f"run budget of {s.budget} calls spent")
         try:
             response = self._client.chat.completions.create(**body)  # type: ignore[union-attr]
@@ -185,11 +188,22 @@ class Refiner:
             self._cache.put(key, s.model or "", CachedAnswer(content, ptok, ctok))  # type: ignore[arg-type]
         return LlmOutcome(parsed.label, parsed.fault, parsed.detail, True, False, ptok, ctok)
 
+    def _claim_call(self) -> bool:
+        """The run's budget lives in the cache database (shared by all processes); without a
+        cache it is counted in this process only."""
+        s = self.settings
+        if self._cache is not None:
+            return self._cache.claim_call(s.run_id, s.budget)
+        with self._lock:
+            if self._calls >= s.budget:
+                return False
+            self._calls += 1
+            return True
+
     def _scrub(self, text: str) -> str:
-        text = text[:300]
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "***")
-        return text
+        return text[:300]
 
 
 def _refuses_format(detail: str) -> bool:

@@ -46,12 +46,13 @@ def test_real_server_answers_within_candidates_and_cache_avoids_repeat_calls(loc
     assert AnswerCache(s.cache_path).calls_used("t") == 3
 
 
-def test_budget_stops_calls(local_llm, tmp_path):
-    s = settings(local_llm.base_url, local_llm.model, tmp_path, budget=1, concurrency=1)
-    with Refiner(s) as r:
-        outs = r.ask_many(PAIRS)
-    assert [o.called for o in outs] == [True, False]
-    assert outs[1].fault == C.BUDGET and outs[1].label is None
+def test_budget_stops_calls(fault_server, tmp_path):
+    for cache_path in (str(tmp_path / "b.sqlite3"), None):  # shared budget in the db, or per process
+        s = settings(fault_server.base_url, "m", tmp_path, budget=1, concurrency=1, cache_path=cache_path)
+        with Refiner(s) as r:
+            outs = r.ask_many(PAIRS)
+        assert [o.called for o in outs] == [True, False]
+        assert outs[1].fault == C.BUDGET and outs[1].label is None
 
 
 def test_retries_until_the_server_recovers(llm_proxy, local_llm, tmp_path):

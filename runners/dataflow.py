@@ -15,13 +15,14 @@ from apache_beam.options.pipeline_options import (
     SetupOptions,
     WorkerOptions,
 )
+from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 
 from runners.checks import RunnerConfigError
 
 DEFAULT_GPU_MACHINE = "n1-standard-8"
 # An endpoint on localhost tells Beam it is not talking to the Dataflow service, so it does not
 # insist on gs:// locations; creating a template never calls the endpoint.
-OFFLINE_ENDPOINT = "http://localhost:1"
+OFFLINE_ENDPOINT = "http://localhost"
 
 
 def dataflow_args(
@@ -103,10 +104,16 @@ def validate_dataflow_options(options: PipelineOptions) -> None:
     missing = [flag for flag, value in (("--project", gcp.project), ("--region", gcp.region)) if not value]
     if missing:
         raise RunnerConfigError(f"DataflowRunner needs {' and '.join(missing)}")
+    # Beam's own checks, run here so that a bad name is an error now: left to Beam, an invalid
+    # bucket name makes it look for a default bucket over the network first.
+    validator = PipelineOptionsValidator(options, None)
+    errors = validator.validate_cloud_options(gcp)
     local_ok = _is_local_template(gcp)
     if not gcp.temp_location:
         raise RunnerConfigError("DataflowRunner needs --temp_location=gs://BUCKET/tmp")
     for flag, value in (("--temp_location", gcp.temp_location), ("--staging_location", gcp.staging_location)):
+        if value and value.startswith("gs://"):
+            errors += validator.validate_gcs_path(gcp, flag.lstrip("-"))
         if value and not value.startswith("gs://") and not local_ok:
             raise RunnerConfigError(
                 f"{flag} {value} must be a gs:// path that the Dataflow workers can read "
@@ -114,6 +121,8 @@ def validate_dataflow_options(options: PipelineOptions) -> None:
             )
         if value and local_ok and not value.startswith("gs://") and not os.path.isdir(value):
             raise RunnerConfigError(f"{flag} {value}: no such directory")
+    if errors:
+        raise RunnerConfigError("; ".join(errors))
     setup = options.view_as(SetupOptions)
     image = options.view_as(WorkerOptions).sdk_container_image
     if not setup.setup_file and not image:

@@ -120,11 +120,13 @@ def test_refuses_the_embedded_servers_on_dataflow():
 @pytest.mark.parametrize(
     "argv, error",
     [
-        (["--project=p", "--temp_location=gs://b/t", f"--setup_file={REPO / 'setup.py'}"], "needs --region"),
-        (["--region=r", "--temp_location=gs://b/t", f"--setup_file={REPO / 'setup.py'}"], "needs --project"),
-        (["--project=p", "--region=r", f"--setup_file={REPO / 'setup.py'}"], "needs --temp_location=gs://"),
-        (["--project=p", "--region=r", "--temp_location=gs://b/t"], "--setup_file=./setup.py"),
-        (["--project=p", "--region=r", "--temp_location=gs://b/t", "--setup_file=/nonexistent/setup.py"], "no such file"),
+        (["--project=my-project", "--temp_location=gs://mmkg-test/t", f"--setup_file={REPO / 'setup.py'}"], "needs --region"),
+        (["--region=r", "--temp_location=gs://mmkg-test/t", f"--setup_file={REPO / 'setup.py'}"], "needs --project"),
+        (["--project=my-project", "--region=r", f"--setup_file={REPO / 'setup.py'}"], "needs --temp_location=gs://"),
+        (["--project=my-project", "--region=r", "--temp_location=gs://mmkg-test/t"], "--setup_file=./setup.py"),
+        (["--project=my-project", "--region=r", "--temp_location=gs://mmkg-test/t", "--setup_file=/nonexistent/setup.py"], "no such file"),
+        (["--project=my-project", "--region=r", "--temp_location=gs://b/t", f"--setup_file={REPO / 'setup.py'}"], "Invalid GCS bucket"),
+        (["--project=P Q", "--region=r", "--temp_location=gs://mmkg-test/t", f"--setup_file={REPO / 'setup.py'}"], "Invalid Project ID"),
     ],
 )
 def test_refuses_incomplete_dataflow_options(argv, error):

@@ -14,12 +14,6 @@ import pytest
 START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -32,7 +26,7 @@ def _listening(port: int) -> bool:
 def job_service(tmp_path_factory):
     """``HOST:PORT`` of a running local job service; stopped (by its PID) after the session."""
     d = tmp_path_factory.mktemp("jobservice")
-    port = _free_port()
+    port_file = d / "port"
     log = open(d / "jobservice.log", "wb")
     proc = subprocess.Popen(
         [
@@ -40,7 +34,9 @@ def job_service(tmp_path_factory):
             "-m",
             "apache_beam.runners.portability.local_job_service_main",
             "--port",
-            str(port),
+            "0",  # the service picks a free port and writes it to --port_file: no race for it
+            "--port_file",
+            str(port_file),
             "--staging_dir",
             str(d / "staging"),
         ],
@@ -50,11 +46,14 @@ def job_service(tmp_path_factory):
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(port):
+        port = None
+        while port is None or not _listening(port):
+            if port is None and port_file.exists():
+                port = int(port_file.read_text())
             if proc.poll() is not None:
                 pytest.fail(f"job service exited with {proc.returncode}: {(d / 'jobservice.log').read_text()[-2000:]}")
             if time.monotonic() > deadline:
-                pytest.fail(f"job service did not listen on 127.0.0.1:{port} within {START_TIMEOUT_S}s")
+                pytest.fail(f"job service did not start listening within {START_TIMEOUT_S}s")
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:

@@ -101,3 +101,25 @@ def two_fold(
         folds.append({"gate": chosen.to_dict(), "guide_f1": guide, "guide_llm_f1": both})
     gain = sum(f["guide_llm_f1"] - f["guide_f1"] for f in folds) / 2
     return {"folds": folds, "mean_heldout_gain": gain}
+
+
+def choose(
+    scores: Sequence[RelationScores],
+    outcomes: Dict[int, LlmOutcome],
+    max_share: float,
+    min_gain: float = 0.0,
+    require_heldout_gain: bool = True,
+) -> Tuple[Gating, Dict[str, Any]]:
+    """The gate to ship: the best on the whole split, kept closed unless its gain also holds out
+    of sample (two-fold mean gain > 0) — a gain found by searching 560 combinations on the same
+    pairs is otherwise likely noise."""
+    gating, best = search(scores, outcomes, max_share, min_gain=min_gain)
+    folds = two_fold(scores, outcomes, max_share, min_gain)
+    info = {"search": best, "two_fold": folds, "why": "best on the split"}
+    if gating.never:
+        info["why"] = "nothing beat the guide on the split"
+    elif require_heldout_gain and folds["mean_heldout_gain"] <= 0:
+        info["why"] = f"gain on the split did not hold out (two-fold {folds['mean_heldout_gain']:+.4f})"
+        info["rejected"] = gating.to_dict()
+        gating = NEVER
+    return gating, info

@@ -35,6 +35,8 @@ def _parse(argv: List[str]):
     ap.add_argument("--max-share", type=float, default=0.3, help="most pairs a gate may send to the LLM")
     ap.add_argument("--max-llm-pairs", type=int, default=800, help="cap on pairs asked during calibration")
     ap.add_argument("--min-gain", type=float, default=0.0, help="F1 gain needed to open the gate at all")
+    ap.add_argument("--no-heldout-check", action="store_true",
+                    help="open the gate on the split's best even if its two-fold held-out gain is not positive")
     ap.add_argument("--guide-batch", type=int, default=64)
     ap.add_argument("--dry-run", action="store_true", help="report only, do not write gating.json")
     ap.add_argument("--report-json", default=None, help="also write the full report here")
@@ -48,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args, opts = _parse(argv)
 
-    from llm.calibration import pairs_to_ask, search, two_fold
+    from llm.calibration import choose, pairs_to_ask
     from llm.evaluation import ask_all, format_llm_report, report_for
     from llm.gating import DEFAULT_CHECKPOINT, save_gating
     from llm.local_server import serving
@@ -73,9 +75,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         outcomes = dict(zip(todo, ask_all([scores[i] for i in todo], resolved, opts.top_k, progress=True)))
         seconds = time.monotonic() - t1
 
-    gating, best = search(scores, outcomes, args.max_share, min_gain=args.min_gain)
+    gating, info = choose(scores, outcomes, args.max_share, args.min_gain, not args.no_heldout_check)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
-    what = "LLM did not beat the guide: gate closed" if gating.never else "calibrated"
+    what = f"gate closed: {info['why']}" if gating.never else "calibrated"
     gating = dataclasses.replace(
         gating,
         llm_model=resolved.model,
@@ -84,7 +86,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     report = report_for(scores, gating, outcomes, seconds)
     report["llm_model"] = resolved.model
     report["llm_base_url"] = "embedded" if settings.needs_local_server else resolved.base_url
-    report["two_fold"] = two_fold(scores, outcomes, args.max_share, args.min_gain)
+    report["two_fold"] = info["two_fold"]
+    report["search"] = info["search"]
+    if "rejected" in info:
+        report["rejected_gate"] = info["rejected"]
     asked = list(outcomes.values())
     report["calibration_cost"] = {
         "pairs_asked": len(todo),
@@ -100,12 +105,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"  calibration asked {c['pairs_asked']} pairs: {c['calls']} calls, {c['cache_hits']} cache hits, "
           f"{c['prompt_tokens']} prompt + {c['completion_tokens']} completion tokens, {c['faults']} faults, "
           f"{c['seconds']:.0f}s")
-    print(f"  two-fold held-out gain in F1: {report['two_fold']['mean_heldout_gain']:+.4f}")
+    print(f"  best on the split: F1 {info['search']['f1']:.4f} vs guide {info['search']['guide_f1']:.4f} "
+          f"sending {info['search']['sent']} pairs; two-fold held-out gain {info['two_fold']['mean_heldout_gain']:+.4f}"
+          f" -> {'gate closed' if gating.never else 'gate open'} ({info['why']})")
     if args.report_json:
         with open(args.report_json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
     if not args.dry_run:
-        keep = {k: report[k] for k in ("pairs", "guide", "guide_llm", "share_sent", "two_fold", "calibration_cost")}
+        keep = {k: report[k] for k in ("pairs", "guide", "guide_llm", "share_sent", "two_fold", "search",
+                                       "calibration_cost") if k in report}
+        if "rejected_gate" in report:
+            keep["rejected_gate"] = report["rejected_gate"]
         path = save_gating(opts.checkpoint or DEFAULT_CHECKPOINT, gating, keep)
         print(f"wrote {path}")
     return 0

@@ -1,5 +1,5 @@
 """Calibration's search over gates and policies, on hand-built guide scores and LLM outcomes."""
-from llm.calibration import pairs_to_ask, search, two_fold
+from llm.calibration import choose, pairs_to_ask, search, two_fold
 from llm.client import LlmOutcome
 from llm.evaluation import report_for
 from tests.fixtures_llm import make_scores
@@ -54,3 +54,18 @@ def test_gates_over_the_share_are_not_admissible():
     assert pairs_to_ask(scores, max_share=0.3) == []
     gating, _ = search(scores, {}, max_share=0.3)
     assert gating.never
+
+
+def test_choose_keeps_the_gate_closed_when_the_gain_does_not_hold_out():
+    scores = split()
+    helpful = {i: LlmOutcome(REL, called=True) for i in pairs_to_ask(scores, 0.3)}
+    assert not choose(scores, helpful, 0.3)[0].never
+    # The LLM fixes the two unsure pairs at even positions and breaks the one at an odd position:
+    # a net gain on the whole split, but choosing on one half never confirms on the other.
+    a = split(n_sure=0, n_unsure=1)[0]
+    b = split(n_sure=0, n_unsure=1, unsure_gold=OTHER)[0]
+    scores = split(n_sure=16, n_unsure=0) + [a, b, a]
+    outcomes = {i: LlmOutcome(REL, called=True) for i in (16, 17, 18)}
+    gating, info = choose(scores, outcomes, 0.3)
+    assert info["search"]["f1"] > info["search"]["guide_f1"]
+    assert gating.never and "rejected" in info and info["two_fold"]["mean_heldout_gain"] < 0

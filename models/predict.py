@@ -1,0 +1,110 @@
+"""The trained guide as a scorer: pairs in, ``RelationScores`` out.
+
+``Guide`` is what the Beam ModelHandler loads once per worker process; ``predict_split`` scores
+an MNRE split file (used by ``mmkg evaluate`` and by calibration).
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch
+
+from models.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_tokenizer
+from models.ftl import decide, offsets_vector
+from models.guide_model import forward_pairs
+from models.image_features import ImageEncoder
+from schemas.records import EntityPair, RelationScores
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Guide:
+    """A loaded checkpoint. On CUDA the model runs in half precision."""
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto"):
+        self.checkpoint = checkpoint or DEFAULT_CHECKPOINT
+        self.device = resolve_device(device)
+        model, config = load_checkpoint(self.checkpoint)
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.config = config
+        self.labels = tuple(config["labels"])
+        self.version = str(config.get("version", ""))
+        self.max_length = int(config.get("max_length", 64))
+        self.offsets = offsets_vector(config.get("thresholds"), len(self.labels))
+        self.tokenizer = load_tokenizer(config["encoder"])
+        self._image_encoder: Optional[ImageEncoder] = None
+
+    def image_encoder(self) -> ImageEncoder:
+        if self._image_encoder is None:
+            self._image_encoder = ImageEncoder().to(device=self.device, dtype=self.dtype)
+        return self._image_encoder
+
+    @torch.no_grad()
+    def logits(self, pairs: Sequence[EntityPair]) -> torch.Tensor:
+        if not pairs:
+            return torch.zeros((0, len(self.labels)))
+        out = forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder, self.dtype)
+        return out.float().cpu()
+
+    def scores_from_logits(self, pairs: Sequence[EntityPair], logits: torch.Tensor, top_k: int = 3) -> List[RelationScores]:
+        probs = torch.softmax(logits, dim=-1)
+        decisions = decide(logits, self.offsets).tolist()
+        k = max(1, min(top_k, len(self.labels)))
+        top_p, top_i = probs.topk(k, dim=-1)
+        out = []
+        for n, pair in enumerate(pairs):
+            row = probs[n].tolist()
+            d = decisions[n]
+            out.append(
+                RelationScores(
+                    pair=pair,
+                    labels=self.labels,
+                    probs=tuple(row),
+                    candidates=tuple((self.labels[i], p) for i, p in zip(top_i[n].tolist(), top_p[n].tolist())),
+                    decision=self.labels[d],
+                    confidence=row[d],
+                    model_version=self.version,
+                )
+            )
+        return out
+
+    def score(self, pairs: Sequence[EntityPair], top_k: int = 3) -> List[RelationScores]:
+        return self.scores_from_logits(pairs, self.logits(pairs), top_k)
+
+
+def predict_pairs(guide: Guide, pairs: Sequence[EntityPair], batch_size: int = 64, top_k: int = 3) -> List[RelationScores]:
+    """Scores in input order; batches are formed from length-sorted pairs to cut padding."""
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].text))
+    out: List[Optional[RelationScores]] = [None] * len(pairs)
+    for k in range(0, len(order), batch_size):
+        idx = order[k : k + batch_size]
+        for i, s in zip(idx, guide.score([pairs[i] for i in idx], top_k)):
+            out[i] = s
+    return out  # type: ignore[return-value]
+
+
+def predict_split(
+    path: str,
+    checkpoint: Optional[str] = None,
+    image_dir: Optional[str] = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    top_k: int = 3,
+    limit: Optional[int] = None,
+    guide: Optional[Guide] = None,
+) -> List[RelationScores]:
+    """Guide scores for every instance of an MNRE split file, in file order (``pair.gold`` holds
+    the gold label)."""
+    from models.data import read_mnre
+
+    guide = guide or Guide(checkpoint, device)
+    return predict_pairs(guide, read_mnre(path, image_dir, limit), batch_size, top_k)

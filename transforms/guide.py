@@ -1,0 +1,82 @@
+"""Stage 1 in the pipeline: score entity pairs with the guide through Beam's RunInference.
+
+``GuideModelHandler`` loads the checkpoint once per worker process (RunInference's shared model
+handle), lets RunInference batch the pairs (BatchElements, sized by the handler's min/max batch
+size), tokenises a batch, runs it on CUDA in half precision when there is a GPU, and returns one
+``RelationScores`` per pair: the full distribution, the top-k candidates and the threshold
+decision.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import ModelHandler, RunInference
+
+from schemas.records import EntityPair, RelationScores
+
+NAMESPACE = "mmkg"
+
+
+class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
+    def __init__(
+        self,
+        checkpoint: Optional[str] = None,
+        device: str = "auto",
+        min_batch_size: int = 1,
+        max_batch_size: int = 32,
+        top_k: int = 3,
+    ):
+        super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
+        self.checkpoint = checkpoint
+        self.device = device
+        self.top_k = top_k
+
+    def load_model(self):
+        # Imported here so that building the graph (and `mmkg query`) does not import torch.
+        from models.predict import Guide
+
+        return Guide(self.checkpoint, self.device)
+
+    def run_inference(
+        self, batch: Sequence[EntityPair], model, inference_args: Optional[Dict[str, Any]] = None
+    ) -> Iterable[RelationScores]:
+        return model.score(list(batch), self.top_k)
+
+    def get_num_bytes(self, batch: Sequence[EntityPair]) -> int:
+        return sum(len(p.text.encode("utf-8")) for p in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return "mmkg_guide"
+
+
+class _CountScored(beam.DoFn):
+    def __init__(self):
+        self._scored = Metrics.counter(NAMESPACE, "pairs_scored")
+
+    def process(self, scores: RelationScores):
+        self._scored.inc()
+        yield scores
+
+
+class ScorePairs(beam.PTransform):
+    """PCollection[EntityPair] -> PCollection[RelationScores]."""
+
+    def __init__(
+        self,
+        checkpoint: Optional[str] = None,
+        device: str = "auto",
+        min_batch_size: int = 1,
+        max_batch_size: int = 32,
+        top_k: int = 3,
+    ):
+        super().__init__()
+        self.handler = GuideModelHandler(checkpoint, device, min_batch_size, max_batch_size, top_k)
+
+    def expand(self, pairs):
+        return (
+            pairs
+            | "RunInference" >> RunInference(self.handler)
+            | "CountScored" >> beam.ParDo(_CountScored())
+        )

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build
-from pipeline.options import MmkgOptions, output_prefix
+from pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
 from pipeline.summary import format_summary, metrics_summary
+from runners.checks import RunnerConfigError, prepare_runner_options, submits_only
 
 _LOG = logging.getLogger("mmkg")
-
 
 # Our own loggers talk at INFO; Beam's and the servers' only when something is wrong.
 OWN_LOGGERS = ("mmkg", "pipeline", "transforms", "models", "llm", "kg", "runners")
@@ -37,10 +37,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not opts.input:
         print("mmkg run: --input is required (a file or glob of posts)", file=sys.stderr)
         return 2
+    uses_embedded_graph = not opts.no_graph and not resolved_neo4j_uri(opts)
+    uses_embedded_llm = opts.llm.lower() != "none" and not resolved_llm_base_url(opts)
+    try:
+        # Before any embedded server starts: a distributed runner's workers could not reach it.
+        prepare_runner_options(options, uses_embedded_graph, uses_embedded_llm)
+    except RunnerConfigError as e:
+        print(f"mmkg run: {e}", file=sys.stderr)
+        return 2
     os.makedirs(opts.data_dir, exist_ok=True)
-    with beam.Pipeline(options=options) as p:
-        build(p, opts)
-    result = p.result
-    counters = metrics_summary(result)
-    print(format_summary(counters, opts))
+    p = beam.Pipeline(options=options)
+    build(p, opts)
+    result = p.run()
+    if submits_only(options):
+        # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
+        print("mmkg run: job built, not run (dry run or template)")
+        return 0
+    result.wait_until_finish()
+    print(format_summary(metrics_summary(result), opts))
     return 0

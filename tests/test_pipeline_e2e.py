@@ -1,4 +1,4 @@
-"""`mmkg run` end to end on the real DirectRunner, in one process and in two worker processes."""
+"""`mmkg run` end to end on the real DirectRunner (multi-process and portable runs: test_runners_local)."""
 from __future__ import annotations
 
 import glob
@@ -59,12 +59,14 @@ def test_single_process_run(single, capsys):
     assert reasons == ["empty text", "invalid JSON"]
 
 
-def test_multi_process_run_gives_the_same_output(single, mixed_input, tmp_path):
-    run(mixed_input, tmp_path, "--direct_num_workers=2", "--direct_running_mode=multi_processing")
-    assert pair_set(tmp_path) == pair_set(single)
-    assert len(dead_letters(tmp_path)) == 2
-
-
 def test_run_requires_input(capsys):
     assert run_main(["--llm", "none"]) == 2
     assert "--input is required" in capsys.readouterr().err
+
+
+def test_distributed_runner_refuses_the_embedded_services(capsys):
+    argv = ["--input", str(EXAMPLES), "--runner=DataflowRunner", "--project=p", "--region=europe-west1",
+            "--temp_location=gs://bucket/tmp"]
+    assert run_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--neo4j-uri" in err and "--llm-base-url" in err

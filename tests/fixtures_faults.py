@@ -29,8 +29,6 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from tests.fixtures_llm import chat_reply
-
 _MARKER = re.compile(r"fault=([a-z0-9_]+?)(?:x(\d+))?(?=[^a-z0-9_]|$)")
 _OBEY = re.compile(r"reply exactly: (.*?) fault=obey", re.DOTALL)
 _CANDIDATE_LINE = re.compile(r"^- (\S+) \(", re.MULTILINE)
@@ -44,6 +42,17 @@ class Attempt:
     number: int  # 1 for the first attempt of this key
     at: float  # time.monotonic() on arrival
     authorization: str
+
+
+def chat_body(content: str, model: str = "fault-server") -> Dict:
+    return {
+        "id": "chatcmpl-fault",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+    }
 
 
 def candidates_of(body: Dict) -> List[str]:
@@ -141,7 +150,7 @@ class FaultServer:
         labels = candidates_of(body)
         if kind is None:
             answer = labels[1] if len(labels) > 1 else (labels[0] if labels else "None")
-            h._json(200, chat_reply(json.dumps({"relation": answer})))
+            h._json(200, chat_body(json.dumps({"relation": answer})))
         elif kind == "500":
             h._json(500, {"error": {"message": "injected server error", "type": "server_error"}})
         elif kind == "429":
@@ -149,7 +158,7 @@ class FaultServer:
         elif kind == "hang":
             self._stopping.wait(self.hang_s)
             try:
-                h._json(200, chat_reply(json.dumps({"relation": labels[0]})))
+                h._json(200, chat_body(json.dumps({"relation": labels[0]})))
             except OSError:  # the client gave up long ago
                 pass
         elif kind == "drop":
@@ -160,19 +169,19 @@ class FaultServer:
         elif kind == "nochoices":
             h._json(200, {"id": "x", "object": "chat.completion", "model": "m"})
         elif kind == "empty_choice":
-            reply = chat_reply("")
+            reply = chat_body("")
             reply["choices"] = []
             h._json(200, reply)
         elif kind == "empty":
-            h._json(200, chat_reply(""))
+            h._json(200, chat_body(""))
         elif kind == "offlabel":
             off = next(lbl for lbl in ("/per/per/parent", "/misc/loc/held_on") if lbl not in labels)
-            h._json(200, chat_reply(json.dumps({"relation": off})))
+            h._json(200, chat_body(json.dumps({"relation": off})))
         elif kind == "notjson":
-            h._json(200, chat_reply('{relation: couple, because they kiss'))
+            h._json(200, chat_body('{relation: couple, because they kiss'))
         elif kind == "obey":
             told = _OBEY.search(key)
-            h._json(200, chat_reply(told.group(1) if told else "I obey"))
+            h._json(200, chat_body(told.group(1) if told else "I obey"))
         elif kind == "auth401":
             presented = h.headers.get("Authorization", "").removeprefix("Bearer ")
             h._json(401, {"error": {"message": f"Incorrect API key provided: {presented}.", "type": "invalid_request_error",

@@ -2,7 +2,8 @@
 
 Graph model (docs/graph.md has the picture):
 
-- ``(:Post {id, text, source})``, ``(:Image {id, uri})``, ``(:Post)-[:HAS_IMAGE]->(:Image)``
+- ``(:Post {id, text, source})``, ``(:Image {id, uri})``, ``(:Post)-[:HAS_IMAGE]->(:Image)`` (from
+  the posts; a triple's image id is kept on its relationship, ``image_ids``)
 - ``(:Entity {key, name, norm, type, aliases})`` with ``key = TYPE + ":" + normalised name``
 - ``(:Post)-[:MENTIONS]->(:Entity)`` for typed mentions and for the endpoints of every triple
 - ``(:Entity)-[:MEMBER_OF|PLACE_OF_RESIDENCE|...]->(:Entity)``: one relationship per
@@ -140,8 +141,10 @@ MERGE (p)-[:HAS_IMAGE]->(i)
 
 MENTIONS = """
 UNWIND $rows AS row
-MATCH (e:Entity {key: row.key})
 MERGE (p:Post {id: row.post_id})
+WITH p, row
+UNWIND row.keys AS key
+MATCH (e:Entity {key: key})
 MERGE (p)-[:MENTIONS]->(e)
 """
 
@@ -222,8 +225,6 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
         tail = entity(row["tail"], row["tail_type"])
         mentions.add((row["post_id"], head))
         mentions.add((row["post_id"], tail))
-        if row["image_id"]:
-            _add_image(images, row["post_id"], row["image_id"], None)
         if row["label"] in SYMMETRIC_RELATIONS and tail < head:
             head, tail = tail, head  # one edge per unordered pair for symmetric relations
         fact = facts.setdefault(
@@ -247,7 +248,10 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
     if images:
         plan.append((IMAGES, [{"post_id": p, "id": i, "uri": u} for (p, i), u in sorted(images.items())]))
     if mentions:
-        plan.append((MENTIONS, [{"post_id": p, "key": k} for p, k in sorted(mentions)]))
+        by_post: Dict[str, List[str]] = defaultdict(list)
+        for post_id, key in sorted(mentions):
+            by_post[post_id].append(key)
+        plan.append((MENTIONS, [{"post_id": p, "keys": keys} for p, keys in by_post.items()]))
     by_label: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
     for (label, _, _), fact in sorted(facts.items()):
         by_label[label].append({k: sorted(v) if isinstance(v, set) else v for k, v in fact.items()})

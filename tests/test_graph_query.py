@@ -125,5 +125,5 @@ def test_show_writes_an_offline_page_that_renders(filled, tmp_path, capsys, monk
     def near(colour):
         return int((np.abs(pixels - np.array(colour)).max(axis=-1) <= 12).sum())
 
-    assert near(PER_COLOUR) > 100  # the entity's node is drawn
-    assert near(POST_COLOUR) > 20  # and the posts that mention it
+    drawn = (near(PER_COLOUR), near(POST_COLOUR))
+    assert drawn[0] > 30 and drawn[1] > 20, (drawn, str(shot))  # the entity and the posts mentioning it

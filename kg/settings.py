@@ -1,7 +1,10 @@
 """Where the graph lives and how to log in: from flags, else from NEO4J_* environment variables.
 
-The settings object travels to Beam workers (it is pickled with the writing DoFn), so it carries
-the password; its repr never shows it, so neither a log line nor a traceback can leak it.
+The settings object travels to Beam workers (it is pickled with the writing DoFn). A password
+read from this process's environment (``NEO4J_PASSWORD``) is left out of the pickle, so it never
+sits in a job graph that a runner stages or shows; the worker reads it from its own environment,
+as the LLM key is. Only the embedded store's generated password (local runs only) travels with
+the settings. The repr never shows a password, so neither a log line nor a traceback can leak it.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ class GraphSettings:
     # How long the driver keeps retrying a transaction that failed with a transient error.
     max_retry_time: float = 30.0
     connection_timeout: float = 15.0
+    # Set when the password came from this environment variable: pickles then leave it out.
+    password_env: Optional[str] = None
 
     def __repr__(self) -> str:
         return (
@@ -37,6 +42,12 @@ class GraphSettings:
         )
 
     __str__ = __repr__
+
+    def __reduce__(self):
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.password_env:
+            del fields["password"]  # the unpickling process reads it from its own environment
+        return _unpickle, (fields,)
 
     def driver(self):
         """A new driver for these settings; the caller closes it."""
@@ -73,7 +84,14 @@ def settings_from_values(
         username=username or env.get(ENV_USERNAME) or DEFAULT_USERNAME,
         password=env.get(ENV_PASSWORD, ""),
         database=database or env.get(ENV_DATABASE) or None,
+        password_env=ENV_PASSWORD if env is os.environ else None,
     )
+
+
+def _unpickle(fields: dict) -> GraphSettings:
+    if "password" not in fields:
+        fields = dict(fields, password=os.environ.get(fields["password_env"], ""))
+    return GraphSettings(**fields)
 
 
 def settings_from_options(opts: Any, env: Optional[Mapping[str, str]] = None) -> Optional[GraphSettings]:

@@ -114,6 +114,12 @@ def triple_row(triple: Triple) -> Dict[str, Any]:
     }
 
 
+def batch_key(row: Dict[str, Any]) -> str:
+    """What a row is batched with: posts with posts, triples with triples of the same label, so a
+    batch of triples needs one relationship statement rather than one per label it holds."""
+    return POST if row["kind"] == POST else row["label"]
+
+
 # -- statements --------------------------------------------------------------------------------
 
 ENTITIES = """

@@ -1,8 +1,9 @@
 """WriteGraph: posts and triples into the knowledge graph over Bolt, in batches.
 
-Each batch (posts and triples mixed, ``batch_size`` elements from BatchElements) is written in
-one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of row and per
-relation type (see :mod:`kg.cypher`). Each worker holds one driver, opened in ``setup`` and
+Rows are grouped into batches of up to ``batch_size`` with GroupIntoBatches, keyed so that a
+batch holds posts, or triples of one relation label (:func:`kg.cypher.batch_key`). Each batch is
+written in one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of
+row, and for triples one for their relation type (see :mod:`kg.cypher`). Each worker holds one driver, opened in ``setup`` and
 closed in ``teardown``. Constraints are created by a one-element step that the writer takes as a
 side input, so no batch is written before they exist.
 
@@ -18,7 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 
-from kg.cypher import InvalidTriple, post_row, triple_row, write_rows
+from kg.cypher import InvalidTriple, batch_key, post_row, triple_row, write_rows
 from kg.schema import ensure_schema
 from kg.settings import GraphSettings
 from schemas.records import DeadLetter, Triple
@@ -74,8 +75,9 @@ class _WriteBatch(beam.DoFn):
     def setup(self) -> None:
         self._driver = self._settings.driver()
 
-    def process(self, batch, schema_ready: bool):
-        counts = write_rows(self._driver, batch, self._settings.database)
+    def process(self, keyed_batch, schema_ready: bool):
+        _, batch = keyed_batch
+        counts = write_rows(self._driver, list(batch), self._settings.database)
         self._rows.inc(counts["rows"])
         self._posts.inc(counts["posts"])
         self._triples.inc(counts["triples"])
@@ -123,7 +125,8 @@ class WriteGraph(beam.PTransform):
         )
         _ = (
             rows
-            | "Batch" >> beam.BatchElements(min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+            | "KeyByBatchKind" >> beam.Map(lambda row: (batch_key(row), row))
+            | "Batch" >> beam.GroupIntoBatches(self._batch_size)
             | "WriteBatches"
             >> beam.ParDo(_WriteBatch(self._settings), schema_ready=beam.pvalue.AsSingleton(schema_ready))
         )

@@ -2,9 +2,11 @@
 pipeline, print a summary."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 import apache_beam as beam
@@ -22,6 +24,12 @@ OWN_LOGGERS = ("mmkg", "pipeline", "transforms", "models", "llm", "kg", "runners
 
 
 def configure_logging() -> None:
+    # Set in the environment so that worker processes inherit it: model loading otherwise prints
+    # load reports and progress bars once per worker.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
@@ -45,14 +53,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RunnerConfigError as e:
         print(f"mmkg run: {e}", file=sys.stderr)
         return 2
+    from kg.embedded import graph_settings
+    from kg.settings import settings_from_options
+    from llm.local_server import serving
+    from llm.settings import llm_settings_from_options
+
+    try:
+        llm_wanted = llm_settings_from_options(opts)
+    except ValueError as e:
+        print(f"mmkg run: {e}", file=sys.stderr)
+        return 2
     os.makedirs(opts.data_dir, exist_ok=True)
-    p = beam.Pipeline(options=options)
-    build(p, opts)
-    result = p.run()
-    if submits_only(options):
-        # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
-        print("mmkg run: job built, not run (dry run or template)")
-        return 0
-    result.wait_until_finish()
-    print(format_summary(metrics_summary(result), opts))
+    with contextlib.ExitStack() as services:
+        # Both embedded services live exactly as long as the run; workers get their addresses.
+        graph = None
+        if not opts.no_graph:
+            graph = services.enter_context(graph_settings(opts.data_dir, settings_from_options(opts)))
+        llm = services.enter_context(serving(llm_wanted))
+        p = beam.Pipeline(options=options)
+        build(p, opts, graph=graph, llm=llm)
+        result = p.run()
+        if submits_only(options):
+            # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
+            print("mmkg run: job built, not run (dry run or template)")
+            return 0
+        result.wait_until_finish()
+    print(format_summary(metrics_summary(result), opts, graph_uri=graph.uri if graph else None,
+                         llm_endpoint=llm.base_url if llm else None))
     return 0

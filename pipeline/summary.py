@@ -21,7 +21,7 @@ def metrics_summary(result) -> Dict[str, int]:
     return out
 
 
-def format_summary(counters: Dict[str, int], opts) -> str:
+def format_summary(counters: Dict[str, int], opts, graph_uri=None, llm_endpoint=None) -> str:
     get = lambda k: counters.get(k, 0)  # noqa: E731
     lines = [
         "",
@@ -35,12 +35,29 @@ def format_summary(counters: Dict[str, int], opts) -> str:
     lines += [
         f"  entities detected   {get('entities_detected')}",
         f"  pairs               {get('pairs')}",
+        f"  pairs scored        {get('pairs_scored')}  (stage 1, the guide)",
+        f"  sent to the LLM     {get('pairs_to_llm')}  (stage 2; calls {get('llm_calls')}, "
+        f"cache hits {get('llm_cache_hits')})",
     ]
-    if "pairs_scored" in counters:
-        lines.append(f"  pairs scored        {get('pairs_scored')}")
-    if "llm_calls" in counters or "llm_requests" in counters:
-        lines.append(f"  sent to the LLM     {get('pairs_to_llm')}  (calls {get('llm_calls')}, cache hits {get('llm_cache_hits')})")
-    if "triples" in counters:
-        lines.append(f"  triples             {get('triples')}")
-    lines.append(f"  outputs             {output_prefix(opts)}")
+    for name in sorted(k for k in counters if k.startswith("llm_fault:")):
+        lines.append(f"    {name:<40} {counters[name]}")
+    decided = ", ".join(
+        f"{k.split(':', 1)[1]} {v}" for k, v in sorted(counters.items()) if k.startswith("decided_by:")
+    )
+    lines.append(f"  triples             {get('triples')}" + (f"  (decided by: {decided})" if decided else ""))
+    if "graph_rows_written" in counters:
+        lines.append(
+            f"  graph rows written  {get('graph_rows_written')}  in {get('graph_batches')} transactions"
+        )
+    lines.append(f"  outputs             {output_prefix(opts)}  (pairs, triples: Parquet; dead letters: JSONL)")
+    if llm_endpoint:
+        lines.append(f"  LLM endpoint        {llm_endpoint}")
+    if graph_uri:
+        embedded = not (getattr(opts, "neo4j_uri", None))
+        where = f"embedded store in {opts.data_dir}" if embedded else graph_uri
+        lines.append(f"  graph               {where}")
+        data_flag = f" --data-dir {opts.data_dir}" if embedded else ""
+        lines.append(f"  query it            mmkg query stats{data_flag}")
+        lines.append(f"                      mmkg query entity NAME{data_flag}")
+        lines.append(f"                      mmkg query show NAME --html graph.html{data_flag}")
     return "\n".join(lines)

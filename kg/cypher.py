@@ -223,7 +223,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
         if row["kind"] == POST:
             posts[row["id"]] = {"id": row["id"], "text": row["text"], "source": row["source"]}
             if row["image"] is not None:
-                _add_image(images, row["id"], row["image"]["id"], row["image"]["uri"])
+                images[(row["id"], row["image"]["id"])] = row["image"]["uri"]
             for m in row["mentions"]:
                 mentions.add((row["id"], entity(m["name"], m["type"])))
             continue
@@ -264,11 +264,6 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
     for label in sorted(by_label):
         plan.append((RELATION_STATEMENTS[label], by_label[label]))
     return plan
-
-
-def _add_image(images: Dict[Tuple[str, str], Optional[str]], post_id: str, image_id: str, uri: Optional[str]) -> None:
-    key = (post_id, image_id)
-    images[key] = uri or images.get(key)
 
 
 def run_plan(tx, plan: Sequence[Tuple[str, List[Dict[str, Any]]]]) -> None:

@@ -12,7 +12,8 @@ Kinds: ``500``, ``429`` (with ``Retry-After``), ``hang`` (no answer before the c
 for), ``obey`` (a gullible model: it replies whatever the post tells it to after ``reply exactly:``),
 ``auth401`` (401 whose message echoes the API key, as OpenAI's does).
 
-A healthy answer is the guide's runner-up (the second label of the request's candidate enum), so
+A request without a marker gets ``default_fault`` (None: a healthy answer). A healthy answer is
+the guide's runner-up (the second label of the request's candidate enum), so
 a pair the LLM decided is told apart from one the guide decided. Every request is logged with
 its attempt number, arrival time and Authorization header.
 """
@@ -68,8 +69,9 @@ def _user_message(body: Dict) -> str:
 
 
 class FaultServer:
-    def __init__(self, retry_after: str = "1", hang_s: float = 30.0, echo_key: bool = True):
+    def __init__(self, retry_after: str = "1", hang_s: float = 30.0, default_fault: Optional[str] = None):
         self.retry_after = retry_after
+        self.default_fault = default_fault  # served to requests without a marker
         self.hang_s = hang_s
         self.attempts: List[Attempt] = []
         self._counts: Dict[str, int] = {}
@@ -141,7 +143,7 @@ class FaultServer:
     def _serve(self, h, body: Dict) -> None:
         key = _user_message(body)
         match = _MARKER.search(key)
-        kind, limit = (match.group(1), match.group(2)) if match else (None, None)
+        kind, limit = (match.group(1), match.group(2)) if match else (self.default_fault, None)
         with self._lock:
             number = self._counts[key] = self._counts.get(key, 0) + 1
             if kind is not None and limit is not None and number > int(limit):

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import logging
 import os
 import secrets
 import socket
+import subprocess
+import sys
+import time
 import tokenize
 
 import apache_beam as beam
@@ -23,12 +27,14 @@ from kg import cypher, queries
 from kg.embedded import EmbeddedGraphStore
 from kg.schema import schema_statements
 from kg.settings import settings_from_options
-from llm.gating import Gating
+from llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
 from llm.prompt import candidate_labels
 from llm.settings import llm_settings_from_options
 from pipeline.options import MmkgOptions
 from schemas.records import EntityMention, ImageRef, Post
 from tests.beam_util import run_and_collect
+from tests.conftest import MNRE_DIR, REPO
+from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
 from transforms.graph_writer import WriteGraph
 from transforms.refine import Decide
@@ -292,3 +298,84 @@ def test_every_embedded_server_listens_on_loopback_only(graph_store, local_llm, 
         assert s.password not in ("", "playwithdata", "root", "neo4j", "password")
     finally:
         other.stop()
+
+
+# -- a real `mmkg run` -----------------------------------------------------------------------------
+
+
+def _process_tree(pid: int):
+    """``pid`` and its descendants, from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def _readable_text(path) -> bytes:
+    """A file's bytes; a Parquet file's rows as text (its pages may be compressed)."""
+    if str(path).endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return repr(pq.read_table(path).to_pylist()).encode()
+    return path.read_bytes()
+
+
+def test_a_real_mmkg_run_keeps_its_secrets_and_its_servers_private(tmp_path):
+    """`mmkg run` in its own process, with the embedded graph store and an LLM endpoint that
+    echoes the API key in its 401 error (as OpenAI's does): no secret on the console or in any
+    file the run writes, and every socket the run listens on is on 127.0.0.1."""
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    for name in ("config.json", "weights.safetensors"):
+        (checkpoint / name).symlink_to(os.path.join(DEFAULT_CHECKPOINT, name))
+    ask_all = Gating(gate_top1=1.01, gate_margin=1.0, llm_model="m", source="test: ask about every pair")
+    (checkpoint / GATING_FILE).write_text(json.dumps({"models": {"m": ask_all.to_dict()}}))
+    posts = tmp_path / "posts.txt"
+    with open(MNRE_DIR / "mnre_train.txt", encoding="utf-8") as f:
+        posts.write_text("".join(f.readline() for _ in range(6)), encoding="utf-8")
+    data = tmp_path / "data"
+    api_key = "sk-" + secrets.token_urlsafe(24)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "OPENAI_"))}
+    env.update(OPENAI_API_KEY=api_key, PYTHONPATH=str(REPO))
+    server = FaultServer(default_fault="auth401").start()
+    listening = set()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", "--input", str(posts), "--format", "mnre",
+             "--image-dir", str(MNRE_DIR / "images"), "--data-dir", str(data), "--checkpoint", str(checkpoint),
+             "--llm-base-url", server.base_url, "--llm-model", "m", "--llm-max-retries", "0"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            for pid in _process_tree(proc.pid):
+                try:
+                    listening |= set(listening_sockets(pid))
+                except OSError:  # the process ended meanwhile
+                    pass
+            time.sleep(0.2)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, err[-3000:]
+    assert "mmkg run finished" in out and "dead letters        0" in out
+    # The key was used (and echoed back by the server); the store was started and listened.
+    assert server.attempts and {a.authorization for a in server.attempts} == {f"Bearer {api_key}"}
+    assert listening and all(is_loopback(ip) for ip, _ in listening), listening
+    password = json.loads((data / "graph" / "credentials.json").read_text())["password"]
+    files = [p for p in data.rglob("*") if p.is_file() and p.name != "credentials.json"]
+    assert any(p.suffix == ".parquet" for p in files) and any("databases" in p.parts for p in files)
+    for secret in (api_key, password):
+        assert secret not in out and secret not in err
+        for path in files:
+            assert secret.encode() not in _readable_text(path), f"secret in {path}"

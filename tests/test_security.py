@@ -352,7 +352,7 @@ def test_a_real_mmkg_run_keeps_its_secrets_and_its_servers_private(tmp_path):
     listening = set()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "run", "--input", str(posts), "--format", "mnre",
+            [sys.executable, "-m", "pipeline", "--input", str(posts), "--format", "mnre",
              "--image-dir", str(MNRE_DIR / "images"), "--data-dir", str(data), "--checkpoint", str(checkpoint),
              "--llm-base-url", server.base_url, "--llm-model", "m", "--llm-max-retries", "0"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

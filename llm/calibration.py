@@ -120,6 +120,6 @@ def choose(
         info["why"] = "nothing beat the guide on the split"
     elif require_heldout_gain and folds["mean_heldout_gain"] <= 0:
         info["why"] = f"gain on the split did not hold out (two-fold {folds['mean_heldout_gain']:+.4f})"
-        info["rejected"] = gating.to_dict()
+        info["rejected"] = {k: v for k, v in gating.to_dict().items() if k not in ("llm_model", "source")}
         gating = NEVER
     return gating, info

@@ -85,6 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     report = report_for(scores, gating, outcomes, seconds)
     report["llm_model"] = resolved.model
+    report["guide_version"] = scores[0].model_version if scores else ""
+    report["checkpoint"] = opts.checkpoint or DEFAULT_CHECKPOINT
     report["llm_base_url"] = "embedded" if settings.needs_local_server else resolved.base_url
     report["two_fold"] = info["two_fold"]
     report["search"] = info["search"]
@@ -113,7 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             json.dump(report, f, indent=2)
     if not args.dry_run:
         keep = {k: report[k] for k in ("pairs", "guide", "guide_llm", "share_sent", "two_fold", "search",
-                                       "calibration_cost") if k in report}
+                                       "calibration_cost", "guide_version") if k in report}
         if "rejected_gate" in report:
             keep["rejected_gate"] = report["rejected_gate"]
         path = save_gating(opts.checkpoint or DEFAULT_CHECKPOINT, gating, keep)

@@ -27,8 +27,8 @@ CANNED = ("stats", "entity", "evidence", "show")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmkg query",
-        description=__doc__.split("\n\n")[0],
-        epilog="\n".join(__doc__.split("\n\n")[1:2]),
+        description="Ask the knowledge graph: a Cypher query, or one of the canned questions below.",
+        epilog="\n\n".join(__doc__.split("\n\n")[1:3]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("words", nargs="+", metavar="QUERY", help="a Cypher query or a canned question")

@@ -53,3 +53,12 @@ def ensure_schema(driver, database: Optional[str] = None, attempts: int = 5) -> 
                     raise
             time.sleep(0.1 * 2**attempt)
     _LOG.debug("graph constraints and indexes are in place")
+
+
+def ensure_schema_at(settings) -> None:
+    """:func:`ensure_schema` with a driver of its own (for a launcher that has only settings)."""
+    driver = settings.driver()
+    try:
+        ensure_schema(driver, settings.database)
+    finally:
+        driver.close()

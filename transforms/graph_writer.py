@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 
 from kg.cypher import InvalidTriple, batch_key, post_row, triple_row, write_rows
-from kg.schema import ensure_schema
+from kg.schema import ensure_schema_at
 from kg.settings import GraphSettings
 from schemas.records import DeadLetter, Triple
 
@@ -53,11 +53,7 @@ class _TripleRows(beam.DoFn):
 
 
 def _ensure_schema_once(_, settings: GraphSettings) -> bool:
-    driver = settings.driver()
-    try:
-        ensure_schema(driver, settings.database)
-    finally:
-        driver.close()
+    ensure_schema_at(settings)
     return True
 
 

@@ -119,15 +119,18 @@ def evaluate_with_llm(
     if settings is None:
         raise ValueError("evaluate_with_llm needs an LLM (--llm is none)")
     top_k = getattr(opts, "top_k", None)
-    with serving(settings) as resolved:
-        gating = gating or load_gating(getattr(opts, "checkpoint", None), resolved.model)
-        todo = [i for i, s in enumerate(scores) if not gating.never and should_ask(s, gating)]
-        start = time.monotonic()
-        asked = ask_all([scores[i] for i in todo], resolved, top_k, progress=progress) if todo else []
-        seconds = time.monotonic() - start
+    gating = gating or load_gating(getattr(opts, "checkpoint", None), settings.expected_model)
+    todo = [i for i, s in enumerate(scores) if not gating.never and should_ask(s, gating)]
+    model, where = settings.expected_model, "embedded" if settings.needs_local_server else settings.base_url
+    asked: List[LlmOutcome] = []
+    start = time.monotonic()
+    if todo:  # a closed gate needs no server
+        with serving(settings) as resolved:
+            asked = ask_all([scores[i] for i in todo], resolved, top_k, progress=progress)
+    seconds = time.monotonic() - start
     report = report_for(scores, gating, dict(zip(todo, asked)), seconds)
-    report["llm_model"] = resolved.model
-    report["llm_base_url"] = resolved.base_url if not settings.needs_local_server else "embedded"
+    report["llm_model"] = model
+    report["llm_base_url"] = where
     return report
 
 

@@ -44,6 +44,12 @@ class LlmSettings:
     def needs_local_server(self) -> bool:
         return not self.base_url
 
+    @property
+    def expected_model(self) -> str:
+        """The model name answers will come from, known before any server starts (gating.json is
+        keyed by it)."""
+        return LOCAL_MODEL_NAME if self.needs_local_server else (self.model or "")
+
     def api_key(self) -> str:
         return os.environ.get(self.api_key_env or "", "") or NO_KEY
 

@@ -14,7 +14,7 @@ def split(n_sure=14, n_unsure=6, unsure_gold=REL):
         scores.append(make_scores("Ann works at Acme", "Ann", "Acme", [(REL, 0.9), ("None", 0.05)],
                                   post_id=f"s{i}", gold=REL))
     for i in range(n_unsure):
-        scores.append(make_scores("Ann met Bob", "Ann", "Bob", [(OTHER, 0.4), (REL, 0.35), ("None", 0.2)],
+        scores.append(make_scores(f"Ann met Bob in room {i}", "Ann", "Bob", [(OTHER, 0.4), (REL, 0.35), ("None", 0.2)],
                                   post_id=f"u{i}", gold=unsure_gold))
     return scores
 
@@ -69,3 +69,23 @@ def test_choose_keeps_the_gate_closed_when_the_gain_does_not_hold_out():
     gating, info = choose(scores, outcomes, 0.3)
     assert info["search"]["f1"] > info["search"]["guide_f1"]
     assert gating.never and "rejected" in info and info["two_fold"]["mean_heldout_gain"] < 0
+
+
+def test_evaluate_with_llm_reports_both_scores_and_costs(fault_server, tmp_path):
+    import argparse
+
+    from llm.evaluation import evaluate_with_llm, format_llm_report
+    from llm.gating import Gating
+
+    scores = split()  # the LLM server replies None: drops the guide's 6 wrong OTHER predictions
+    opts = argparse.Namespace(llm="remote", llm_base_url=fault_server.base_url, llm_model="m",
+                              llm_api_key_env="NO_SUCH_VAR", llm_concurrency=2, llm_timeout=5.0,
+                              llm_max_retries=0, llm_budget=100, data_dir=str(tmp_path), checkpoint=None, top_k=3)
+    gate = Gating(0.5, 0.0, 0.0, True, llm_model="m")
+    report = evaluate_with_llm(scores, opts, gating=gate, progress=False)
+    assert report["sent_to_llm"] == 6 and report["calls"] == 6 and abs(report["share_sent"] - 0.3) < 1e-9
+    assert report["guide_llm"]["precision"] == 1.0 > report["guide"]["precision"]
+    assert report["decided_by"] == {"guide": 14, "llm": 6} and report["prompt_tokens_spent"] == 6
+    assert "guide+LLM" in format_llm_report(report)
+    again = evaluate_with_llm(scores, opts, gating=gate, progress=False)  # from the cache
+    assert again["calls"] == 0 and again["cache_hits"] == 6 and len(fault_server.requests) == 6

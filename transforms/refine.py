@@ -152,8 +152,8 @@ class Decide(beam.PTransform):
             # The gate never opens (calibration found the LLM no better than the guide): skip
             # the LLM branch altogether.
             self.gating = None
-            self.off_reason = f"gate closed for {llm.model} ({chosen.source})"
-            _LOG.info("gating for %s never asks the LLM; the guide decides every pair", llm.model)
+            self.off_reason = f"llm gate closed for {llm.model}"
+            _LOG.info("gating for %s never asks the LLM (%s); the guide decides every pair", llm.model, chosen.source)
         self.top_k = top_k
         self.batch_size = batch_size or max(8, 4 * (llm.concurrency if llm else 1))
         self.describe = describe

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import os
 import re
 from typing import Optional
@@ -18,6 +19,15 @@ from kg.queries import Neighbourhood
 _TYPE_COLOURS = {"PER": "#e45756", "ORG": "#4c78a8", "LOC": "#54a24b", "MISC": "#b279a2"}
 _POST_COLOUR = "#f2cf5b"
 _IMAGE_COLOUR = "#9d9d9d"
+# Large labels and short springs: a neighbourhood is small, and the view is fitted to it.
+_OPTIONS = {
+    "nodes": {"font": {"size": 22, "face": "sans-serif"}},
+    "edges": {"font": {"size": 16, "align": "middle"}, "smooth": {"type": "continuous"},
+              "arrows": {"to": {"enabled": True, "scaleFactor": 0.8}}},
+    "physics": {"barnesHut": {"gravitationalConstant": -6000, "springLength": 140, "springConstant": 0.04},
+                "stabilization": {"iterations": 400, "fit": True}},
+    "interaction": {"hover": True, "tooltipDelay": 100},
+}
 _REMOTE_TAG = re.compile(
     r"<link[^>]*href=\"https?://[^>]*>|<script[^>]*src=\"https?://[^>]*>\s*</script>", re.IGNORECASE | re.DOTALL
 )
@@ -27,7 +37,7 @@ def neighbourhood_html(hood: Neighbourhood, title: str, thumbnail_px: int = 96) 
     from pyvis.network import Network
 
     net = Network(height="720px", width="100%", directed=True, cdn_resources="in_line", heading="")
-    net.barnes_hut(spring_length=160)
+    net.set_options(json.dumps(_OPTIONS))
     for e in hood.entities:
         net.add_node(e["key"], label=e["name"], title=f"{e['type']} entity: {e['name']}",
                      color=_TYPE_COLOURS.get(e["type"], "#888888"), size=30, borderWidth=3)
@@ -42,16 +52,17 @@ def neighbourhood_html(hood: Neighbourhood, title: str, thumbnail_px: int = 96) 
     for p in hood.posts:
         post_node = f"post:{p['id']}"
         if post_node not in net.get_nodes():
-            net.add_node(post_node, label=f"post {p['id']}", title=_short(p["text"] or "", 300),
-                         color=_POST_COLOUR, shape="box")
-        net.add_edge(post_node, p["entity"], label="MENTIONS", color="#cccccc", dashes=True)
+            tip = f"post {p['id']}\n{_short(p['text'] or '', 400)}"
+            net.add_node(post_node, label=_short(p["text"] or p["id"], 36), title=tip,
+                         color=_POST_COLOUR, shape="box", font={"size": 14})
+        net.add_edge(post_node, p["entity"], label="MENTIONS", color="#cccccc", dashes=True, font={"size": 11})
         if p["image"]:
             image_node = f"image:{p['image']}"
             if image_node not in net.get_nodes():
                 thumb = _thumbnail(p["uri"], thumbnail_px)
                 extra = {"shape": "image", "image": thumb} if thumb else {"shape": "square", "color": _IMAGE_COLOUR}
-                net.add_node(image_node, label=p["image"], title=p["uri"] or p["image"], size=28, **extra)
-            net.add_edge(post_node, image_node, label="HAS_IMAGE", color="#cccccc")
+                net.add_node(image_node, label=" ", title=f"image {p['image']}\n{p['uri'] or ''}", size=40, **extra)
+            net.add_edge(post_node, image_node, label="HAS_IMAGE", color="#cccccc", font={"size": 11})
     page = net.generate_html(notebook=False)
     page = _REMOTE_TAG.sub("", page)
     page = page.replace("<head>", f"<head>\n<title>{html.escape(title)}</title>", 1)

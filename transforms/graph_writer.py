@@ -3,9 +3,9 @@
 Rows are grouped into batches of up to ``batch_size`` with GroupIntoBatches, keyed so that a
 batch holds posts, or triples of one relation label (:func:`kg.cypher.batch_key`). Each batch is
 written in one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of
-row, and for triples one for their relation type (see :mod:`kg.cypher`). Each worker holds one driver, opened in ``setup`` and
-closed in ``teardown``. Constraints are created by a one-element step that the writer takes as a
-side input, so no batch is written before they exist.
+row, and for triples one for their relation type (see :mod:`kg.cypher`). Each worker holds one
+driver, opened in ``setup`` and closed in ``teardown``. Constraints are created by a one-element
+step that the writer takes as a side input, so no batch is written before they exist.
 
 A write that still fails after the driver's retries fails the pipeline: the writes are
 idempotent, so the fix is to run it again. Triples the graph must refuse (a label outside the

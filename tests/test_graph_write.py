@@ -9,6 +9,8 @@ from typing import List, Tuple
 
 import apache_beam as beam
 import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from kg import cypher, queries
 from kg.schema import ensure_schema
@@ -92,10 +94,18 @@ def test_round_trip_keeps_every_fact_with_its_provenance(empty_graph, graph_driv
 
 
 def test_untyped_mentions_become_entities_only_through_triples(empty_graph, graph_driver):
+    from transforms.graph_writer import WriteGraph
+
     post = Post("p1", "Alice joined Acme", entities=(EntityMention("Alice", 0, 5), EntityMention("Bob", 6, 9),
                                                     EntityMention("Acme", 13, 17, "ORG")))
     triple = Triple("Alice", "PER", "/per/org/member_of", "Acme", "ORG", 0.9, "llm", "p1", llm_model="m")
-    write(empty_graph, [post], [triple])
+    with beam.Pipeline() as p:
+        inputs = {"posts": p | "Posts" >> beam.Create([post]), "triples": p | "Triples" >> beam.Create([triple])}
+        _ = inputs | WriteGraph(empty_graph)
+    counters = {m.key.metric.name: m.committed for m in p.result.metrics().query(
+        MetricsFilter().with_namespace("mmkg"))["counters"]}
+    assert counters == {"graph_rows_written": 2, "graph_posts_written": 1, "graph_triples_written": 1,
+                        "graph_batches": 2}  # posts and each relation label are batched apart
     rows = queries.run_cypher(graph_driver, "MATCH (:Post {id: 'p1'})-[:MENTIONS]->(e) RETURN e.key ORDER BY e.key",
                               None, empty_graph.database)[1]
     assert [r[0] for r in rows] == ["ORG:acme", "PER:alice"]  # Bob has no type: no node
@@ -199,3 +209,18 @@ def test_concurrent_writers_with_overlapping_input_leave_no_duplicates(empty_gra
     graph_driver.execute_query("MATCH (n) DETACH DELETE n", database_=empty_graph.database)
     cypher.write_rows(graph_driver, rows, empty_graph.database)
     assert queries.graph_snapshot(graph_driver, empty_graph.database) == concurrent
+
+
+def test_workers_in_other_processes_write_the_same_graph(empty_graph, graph_driver):
+    """A multi-process DirectRunner: each worker process unpickles the settings and connects."""
+    from transforms.graph_writer import WriteGraph
+
+    posts, triples = mnre_sample(20)
+    write(empty_graph, posts, triples)
+    expected = queries.graph_snapshot(graph_driver, empty_graph.database)
+    graph_driver.execute_query("MATCH (n) DETACH DELETE n", database_=empty_graph.database)
+    options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    with beam.Pipeline(options=options) as p:
+        inputs = {"posts": p | "Posts" >> beam.Create(posts), "triples": p | "Triples" >> beam.Create(triples)}
+        _ = inputs | WriteGraph(empty_graph, batch_size=3)
+    assert queries.graph_snapshot(graph_driver, empty_graph.database) == expected

@@ -1,7 +1,8 @@
 """WriteGraph: posts and triples into the knowledge graph over Bolt, in batches.
 
-Rows are grouped into batches of up to ``batch_size`` with GroupIntoBatches, keyed so that a
-batch holds posts, or triples of one relation label (:func:`kg.cypher.batch_key`). Each batch is
+Rows are grouped into batches of up to ``batch_size`` with BatchElements, applied to each batch
+kind apart, so that a batch holds posts, or triples of one relation label
+(:func:`kg.cypher.batch_key`). Each batch is
 written in one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of
 row, and for triples one for their relation type (see :mod:`kg.cypher`). Each worker holds one
 driver, opened in ``setup`` and closed in ``teardown``. Constraints are created by a one-element
@@ -19,7 +20,16 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 
-from kg.cypher import InvalidTriple, batch_key, post_row, triple_row, write_rows
+from kg.cypher import (
+    POST,
+    RELATION_STATEMENTS,
+    RELATION_TYPES,
+    InvalidTriple,
+    batch_key,
+    post_row,
+    triple_row,
+    write_rows,
+)
 from kg.schema import ensure_schema_at
 from kg.settings import GraphSettings
 from schemas.records import DeadLetter, Triple
@@ -52,6 +62,18 @@ class _TripleRows(beam.DoFn):
             )
 
 
+BATCH_KINDS = (POST, *RELATION_STATEMENTS)
+_KIND_INDEX = {kind: i for i, kind in enumerate(BATCH_KINDS)}
+
+
+def _kind_index(row, n: int) -> int:
+    return _KIND_INDEX[batch_key(row)]
+
+
+def _step_name(kind: str) -> str:
+    return kind.upper() if kind == POST else RELATION_TYPES[kind]
+
+
 def _ensure_schema_once(_, settings: GraphSettings) -> bool:
     ensure_schema_at(settings)
     return True
@@ -71,9 +93,8 @@ class _WriteBatch(beam.DoFn):
     def setup(self) -> None:
         self._driver = self._settings.driver()
 
-    def process(self, keyed_batch, schema_ready: bool):
-        _, batch = keyed_batch
-        counts = write_rows(self._driver, list(batch), self._settings.database)
+    def process(self, batch, schema_ready: bool):
+        counts = write_rows(self._driver, batch, self._settings.database)
         self._rows.inc(counts["rows"])
         self._posts.inc(counts["posts"])
         self._triples.inc(counts["triples"])
@@ -119,10 +140,17 @@ class WriteGraph(beam.PTransform):
             | "SchemaOnce" >> beam.Create([None])
             | "EnsureSchema" >> beam.Map(_ensure_schema_once, self._settings)
         )
+        # One BatchElements per batch kind (posts, each relation label): no state or timers, and
+        # a batch of triples needs one relationship statement.
+        kinds = rows | "ByBatchKind" >> beam.Partition(_kind_index, len(BATCH_KINDS))
+        batches = [
+            part | f"Batch_{_step_name(kind)}" >> beam.BatchElements(
+                min_batch_size=self._batch_size, max_batch_size=self._batch_size)
+            for kind, part in zip(BATCH_KINDS, kinds)
+        ]
         _ = (
-            rows
-            | "KeyByBatchKind" >> beam.Map(lambda row: (batch_key(row), row))
-            | "Batch" >> beam.GroupIntoBatches(self._batch_size)
+            batches
+            | "AllBatches" >> beam.Flatten()
             | "WriteBatches"
             >> beam.ParDo(_WriteBatch(self._settings), schema_ready=beam.pvalue.AsSingleton(schema_ready))
         )

@@ -121,7 +121,7 @@ class WriteGraph(beam.PTransform):
         self._batch_size = batch_size
 
     def expand(self, inputs: Dict[str, PCollection]) -> Dict[str, PCollection]:
-        pipeline = next(iter(inputs.values())).pipeline
+        pipeline = next(v for v in inputs.values() if v is not None).pipeline
         parts = []
         if inputs.get("posts") is not None:
             parts.append(inputs["posts"] | "PostRows" >> beam.Map(post_row))

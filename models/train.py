@@ -57,12 +57,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--lora-alpha", type=int, default=32)
     ap.add_argument("--lora-layers", default=None, help="comma-separated encoder layers with adapters (default all)")
     ap.add_argument("--lora-targets", default="all-linear")
-    ap.add_argument("--tune-offset", action="store_true", help="pick the global decision offset on --val")
+    ap.add_argument("--tune-offset", action="store_true", help="pick the global decision offset on --val (and select checkpoints by F1 at that offset)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     ap.add_argument("--limit-train", type=int, default=None)
     ap.add_argument("--limit-val", type=int, default=None)
+    ap.add_argument("--init-from", default=None,
+                    help="start from this checkpoint's trained tensors (same encoder and LoRA shape)")
     ap.add_argument("--version", default=None, help="version string stored in the checkpoint")
     ap.add_argument("--save-every-best", action="store_true",
                     help="write the checkpoint at every val improvement, not only at the end")
@@ -118,6 +120,19 @@ def predict_logits(model: GuideModel, tokenizer, pairs: Sequence[EntityPair], ma
     return out
 
 
+def init_from(model: GuideModel, directory: str) -> None:
+    """Continue training a saved checkpoint: load its trained tensors into a fresh, unmerged model."""
+    from safetensors.torch import load_file
+
+    from models.checkpoint import WEIGHTS
+
+    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
+    missing = set(trained_state(model)) - set(state)
+    if missing:
+        raise ValueError(f"{directory} does not match this model (lacks {sorted(missing)[:3]})")
+    model.load_state_dict(state, strict=False)
+
+
 def evaluate_logits(logits: torch.Tensor, gold_ids: Sequence[int], offsets: Optional[torch.Tensor] = None) -> Dict:
     pred = [RELATIONS[i] for i in decide(logits, offsets).tolist()]
     return summary([RELATIONS[i] for i in gold_ids], pred)
@@ -145,7 +160,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     layers = tuple(int(x) for x in args.lora_layers.split(",")) if args.lora_layers else None
     lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers)
     tokenizer = load_tokenizer(args.encoder)
-    model = build_model(args.encoder, lora, len(RELATIONS)).to(device)
+    model = build_model(args.encoder, lora, len(RELATIONS))
+    if args.init_from:
+        init_from(model, args.init_from)
+    model = model.to(device)
     images = LazyImageEncoder(device)
 
     priors = class_priors(train_y, len(RELATIONS))
@@ -198,12 +216,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if step % eval_every == 0 or step == total:
                 val_logits = predict_logits(model, tokenizer, val, args.max_length, device, images, args.eval_batch_size)
                 m = evaluate_logits(val_logits, val_y)
+                if args.tune_offset:
+                    # Select on what will be shipped: F1 at the decision offset tuned for these logits.
+                    m["offset"], m["f1_at_offset"] = best_global_offset(val_logits, val_y)
                 history.append({"step": step, "epoch": epoch, "loss": running, "val": m})
                 msg = (f"epoch {epoch} step {step}/{total}: loss {running:.4f}  val micro-F1 {100 * m['f1']:.2f} "
                        f"(P {100 * m['precision']:.2f} R {100 * m['recall']:.2f} acc {100 * m['accuracy']:.2f})")
+                if "offset" in m:
+                    msg += f"; at tuned offset {m['offset']:+.1f}: {100 * m['f1_at_offset']:.2f}"
                 bar.write(msg) if not args.quiet else print(msg, file=sys.stderr)
-                if m["f1"] > best["f1"]:
-                    best = {"f1": m["f1"], "step": step, "metrics": m, "logits": val_logits,
+                score = m.get("f1_at_offset", m["f1"])
+                if score > best["f1"]:
+                    best = {"f1": score, "step": step, "metrics": m, "logits": val_logits,
                             "state": {k: v.detach().clone() for k, v in trained_state(model).items()}}
                     bad_evals = 0
                     if args.save_every_best:

@@ -74,6 +74,13 @@ class ScorePairs(beam.PTransform):
         super().__init__()
         self.handler = GuideModelHandler(checkpoint, device, min_batch_size, max_batch_size, top_k)
 
+    @classmethod
+    def with_handler(cls, handler: GuideModelHandler) -> "ScorePairs":
+        """ScorePairs around a given handler (e.g. one that adds instrumentation)."""
+        out = cls()
+        out.handler = handler
+        return out
+
     def expand(self, pairs):
         return (
             pairs

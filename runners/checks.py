@@ -207,11 +207,12 @@ def validate_runner_options(
 
 
 def use_multiprocess_runner(options: PipelineOptions) -> None:
-    """Runs multi-process/-thread DirectRunner jobs on the FnApiRunner.
+    """Runs DirectRunner jobs on the FnApiRunner.
 
     Beam's DirectRunner first tries the Prism runner (a binary it downloads), which ignores
-    ``--direct_running_mode`` and runs every worker in this process; the FnApiRunner honours
-    ``--direct_num_workers``/``--direct_running_mode``.
+    ``--direct_running_mode``, runs every worker in this process and serves them from a worker
+    pool that listens on all interfaces ("[::]"); the FnApiRunner honours
+    ``--direct_num_workers``/``--direct_running_mode`` and, in one process, listens on nothing.
     """
     if runner_name(options) not in ("DirectRunner", "SwitchingDirectRunner"):
         return
@@ -222,7 +223,7 @@ def use_multiprocess_runner(options: PipelineOptions) -> None:
             direct.direct_running_mode,
             direct.direct_num_workers or "one per core",
         )
-        options.view_as(StandardOptions).runner = "FnApiRunner"
+    options.view_as(StandardOptions).runner = "FnApiRunner"
 
 
 def prepare_runner_options(

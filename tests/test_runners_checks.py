@@ -149,10 +149,10 @@ def test_flink_refuses_unusable_settings(listening_port, tmp_path, extra, error)
         validate_runner_options(flink_options(listening_port, tmp_path, *extra), False, False)
 
 
-def test_multi_process_direct_runs_use_the_fn_api_runner():
+def test_direct_runs_use_the_fn_api_runner():
     options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     prepare_runner_options(options, uses_embedded_graph=True, uses_embedded_llm=True)
     assert options.view_as(StandardOptions).runner == "FnApiRunner"
     single = PipelineOptions([])
     prepare_runner_options(single, True, True)
-    assert single.view_as(StandardOptions).runner is None
+    assert single.view_as(StandardOptions).runner == "FnApiRunner"  # not Prism: its worker pool listens on [::]

@@ -121,6 +121,21 @@ DEFAULT_CHECKPOINT = os.path.join(
 )
 
 
+def weights_digest(checkpoint_dir: Optional[str]) -> str:
+    """sha256 of the checkpoint's weights file ("" when absent): ties a calibration to the exact
+    guide it was made with."""
+    import hashlib
+
+    path = os.path.join(checkpoint_dir or DEFAULT_CHECKPOINT, "weights.safetensors")
+    if not os.path.exists(path):
+        return ""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def gating_path(checkpoint_dir: Optional[str]) -> str:
     return os.path.join(checkpoint_dir or DEFAULT_CHECKPOINT, GATING_FILE)
 
@@ -140,6 +155,12 @@ def load_gating(checkpoint_dir: Optional[str], llm_model: Optional[str]) -> Gati
             llm_model, checkpoint_dir, Gating(),
         )
         return Gating(llm_model=llm_model or "")
+    calibrated_for = (entry.get("calibration") or {}).get("guide_weights_sha256")
+    if calibrated_for and calibrated_for != weights_digest(checkpoint_dir):
+        _LOG.warning(
+            "gating for %r was calibrated with other guide weights than those in %s; "
+            "re-run `mmkg calibrate` for this checkpoint", llm_model, checkpoint_dir,
+        )
     fields = {f.name for f in dataclasses.fields(Gating)}
     return Gating(**{k: v for k, v in entry.items() if k in fields})
 

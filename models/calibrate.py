@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from llm.calibration import choose, pairs_to_ask
     from llm.evaluation import ask_all, format_llm_report, report_for
-    from llm.gating import DEFAULT_CHECKPOINT, save_gating
+    from llm.gating import DEFAULT_CHECKPOINT, save_gating, weights_digest
     from llm.local_server import serving
     from llm.settings import llm_settings_from_options
     from models.predict import predict_split
@@ -87,26 +87,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     report["llm_model"] = resolved.model
     report["guide_version"] = scores[0].model_version if scores else ""
     report["checkpoint"] = opts.checkpoint or DEFAULT_CHECKPOINT
+    report["guide_weights_sha256"] = weights_digest(opts.checkpoint)
     report["llm_base_url"] = "embedded" if settings.needs_local_server else resolved.base_url
     report["two_fold"] = info["two_fold"]
     report["search"] = info["search"]
     if "rejected" in info:
         report["rejected_gate"] = info["rejected"]
     asked = list(outcomes.values())
+    # Token counts are the requests' (cached answers keep theirs); calls and time are this run's.
     report["calibration_cost"] = {
         "pairs_asked": len(todo),
-        "calls": sum(o.called for o in asked),
-        "cache_hits": sum(o.cache_hit for o in asked),
         "prompt_tokens": sum(o.prompt_tokens for o in asked),
         "completion_tokens": sum(o.completion_tokens for o in asked),
         "faults": sum(1 for o in asked if o.fault),
-        "seconds": seconds,
+        "calls_this_run": sum(o.called for o in asked),
+        "cache_hits_this_run": sum(o.cache_hit for o in asked),
+        "seconds_this_run": seconds,
     }
     print(format_llm_report(report))
     c = report["calibration_cost"]
-    print(f"  calibration asked {c['pairs_asked']} pairs: {c['calls']} calls, {c['cache_hits']} cache hits, "
-          f"{c['prompt_tokens']} prompt + {c['completion_tokens']} completion tokens, {c['faults']} faults, "
-          f"{c['seconds']:.0f}s")
+    print(f"  calibration asked {c['pairs_asked']} pairs: {c['prompt_tokens']} prompt + {c['completion_tokens']} "
+          f"completion tokens, {c['faults']} faults; this run {c['calls_this_run']} calls, "
+          f"{c['cache_hits_this_run']} cache hits, {c['seconds_this_run']:.0f}s")
     print(f"  best on the split: F1 {info['search']['f1']:.4f} vs guide {info['search']['guide_f1']:.4f} "
           f"sending {info['search']['sent']} pairs; two-fold held-out gain {info['two_fold']['mean_heldout_gain']:+.4f}"
           f" -> {'gate closed' if gating.never else 'gate open'} ({info['why']})")
@@ -115,7 +117,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             json.dump(report, f, indent=2)
     if not args.dry_run:
         keep = {k: report[k] for k in ("pairs", "guide", "guide_llm", "share_sent", "two_fold", "search",
-                                       "calibration_cost", "guide_version") if k in report}
+                                       "calibration_cost", "guide_version", "guide_weights_sha256") if k in report}
         if "rejected_gate" in report:
             keep["rejected_gate"] = report["rejected_gate"]
         path = save_gating(opts.checkpoint or DEFAULT_CHECKPOINT, gating, keep)

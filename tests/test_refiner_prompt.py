@@ -119,3 +119,16 @@ def test_gating_round_trip_per_model(tmp_path):
     assert load_gating(str(tmp_path), "b").never
     assert load_gating(str(tmp_path), "unknown") == Gating(llm_model="unknown")  # default, warned
     assert GUIDE == "guide"
+
+
+def test_gating_warns_when_calibrated_for_other_guide_weights(tmp_path, caplog):
+    (tmp_path / "weights.safetensors").write_bytes(b"weights v1")
+    from llm.gating import weights_digest
+
+    save_gating(str(tmp_path), Gating(0.4, 0.1, llm_model="a"), {"guide_weights_sha256": weights_digest(str(tmp_path))})
+    caplog.clear()
+    load_gating(str(tmp_path), "a")
+    assert "other guide weights" not in caplog.text
+    (tmp_path / "weights.safetensors").write_bytes(b"weights v2")
+    load_gating(str(tmp_path), "a")
+    assert "other guide weights" in caplog.text

@@ -105,6 +105,7 @@ def local_llm_server(
         "--gguf", path, "--port", "0", "--parallel", str(parallel),
         "--threads", str(threads), "--ctx-per-slot", str(ctx_per_slot),
     ]
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
@@ -152,6 +153,9 @@ def serving(settings: Optional[LlmSettings], **server_kwargs) -> Iterator[Option
         yield settings
         return
     server_kwargs.setdefault("parallel", settings.concurrency)
+    if settings.cache_path:  # the server's log goes beside the cache, in the run's data dir
+        data_dir = os.path.dirname(os.path.abspath(settings.cache_path))
+        server_kwargs.setdefault("log_path", os.path.join(data_dir, "llama-server.log"))
     server_kwargs.setdefault("threads", settings.local_threads or default_threads())
     with local_llm_server(**server_kwargs) as srv:
         yield settings.with_endpoint(srv.base_url, srv.model)

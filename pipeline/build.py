@@ -21,6 +21,7 @@ def build(
     opts: MmkgOptions,
     graph=None,
     llm=None,
+    llm_off_reason: str = "llm off",
 ) -> Dict[str, PCollection]:
     """Adds the whole job to ``p``; returns the main PCollections (for tests and callers).
 
@@ -52,7 +53,9 @@ def build(
         max_batch_size=opts.guide_batch_size,
         top_k=opts.top_k,
     )
-    triples = scores | "Decide" >> Decide(llm, checkpoint=opts.checkpoint, top_k=opts.top_k)
+    triples = scores | "Decide" >> Decide(
+        llm, checkpoint=opts.checkpoint, top_k=opts.top_k, off_reason=llm_off_reason
+    )
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     if graph is not None:
         written = {"posts": posts, "triples": triples} | "WriteGraph" >> WriteGraph(

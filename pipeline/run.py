@@ -55,6 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from kg.embedded import graph_settings
     from kg.settings import settings_from_options
+    from llm.gating import load_gating
     from llm.local_server import serving
     from llm.settings import llm_settings_from_options
 
@@ -63,6 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as e:
         print(f"mmkg run: {e}", file=sys.stderr)
         return 2
+    llm_off_reason = "llm off"
+    if llm_wanted is not None and llm_wanted.needs_local_server:
+        gating = load_gating(opts.checkpoint, llm_wanted.expected_model)
+        if gating.never:
+            # Calibration found the embedded model no help for this guide: starting it would
+            # only cost time. A stronger endpoint has its own calibration entry.
+            _LOG.info("the calibrated gate for %s is closed; the local LLM server is not started",
+                      llm_wanted.expected_model)
+            llm_wanted = None
+            llm_off_reason = f"llm gate closed for {gating.llm_model or 'the embedded model'}"
     os.makedirs(opts.data_dir, exist_ok=True)
     with contextlib.ExitStack() as services:
         # Both embedded services live exactly as long as the run; workers get their addresses.
@@ -71,7 +82,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             graph = services.enter_context(graph_settings(opts.data_dir, settings_from_options(opts)))
         llm = services.enter_context(serving(llm_wanted))
         p = beam.Pipeline(options=options)
-        build(p, opts, graph=graph, llm=llm)
+        build(p, opts, graph=graph, llm=llm, llm_off_reason=llm_off_reason)
         result = p.run()
         if submits_only(options):
             # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.

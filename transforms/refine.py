@@ -140,6 +140,7 @@ class Decide(beam.PTransform):
         top_k: Optional[int] = None,
         batch_size: Optional[int] = None,
         describe: ImageDescriber = no_image_description,
+        off_reason: str = "llm off",
     ):
         super().__init__()
         if llm is not None and (not llm.base_url or not llm.model):
@@ -147,7 +148,7 @@ class Decide(beam.PTransform):
         self.llm = llm
         chosen = None if llm is None else (gating or load_gating(checkpoint, llm.model))
         self.gating = chosen
-        self.off_reason = "llm off"
+        self.off_reason = off_reason
         if llm is not None and chosen is not None and chosen.never:
             # The gate never opens (calibration found the LLM no better than the guide): skip
             # the LLM branch altogether.

@@ -13,3 +13,28 @@ pytest_plugins = sorted(f"tests.{p.stem}" for p in _HERE.glob("fixtures_*.py"))
 REPO = _HERE.parent
 SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
 MNRE_DIR = SHARED_DATA / "mnre"
+
+
+_EXIT_STATUS = {"value": None}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS["value"] = int(exitstatus)
+
+
+def pytest_unconfigure(config):
+    """Leave without interpreter finalisation once pytest has reported.
+
+    The session holds an in-process JVM (the embedded ArcadeDB store, through JPype) beside
+    torch's and gRPC's native threads; tearing all of them down in the interpreter's own
+    finalisation crashed once (SIGSEGV after "N passed"), which would turn a green run red.
+    Every fixture has been torn down and every result reported by now, so the exit status
+    pytest computed is the whole truth.
+    """
+    if _EXIT_STATUS["value"] is None:
+        return
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS["value"])

@@ -216,10 +216,13 @@ def check_image_bytes(data: bytes, cfg: ReadConfig, what: str) -> None:
 def resolve_image_path(path: str, cfg: ReadConfig, base_dir: Optional[str] = None) -> str:
     """Absolute paths and URIs stay; relative ones resolve against --image-dir, else against the
     folder of the file the post came from (so a dataset folder can be moved as a whole)."""
-    if "://" in path or os.path.isabs(path):
+    if "://" in path:
         return path
-    root = cfg.image_dir or base_dir
-    return os.path.join(root, path) if root else path
+    if not os.path.isabs(path):
+        root = cfg.image_dir or base_dir
+        path = os.path.join(root, path) if root else path
+    # Absolute, so that the graph's Image.uri still points at the file from another directory.
+    return path if "://" in path else os.path.abspath(path)
 
 
 def source_dir(source: str) -> Optional[str]:

@@ -89,8 +89,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     wanted = {c.strip() for c in args.cells.split(",")}
-    results = {}
     path = os.path.join(args.out, "results.json")
+    results = {}
+    if os.path.exists(path):  # cells not asked for this time keep their earlier scores
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
     for name, loss, mrda in CELLS:
         ckpt = os.path.join(args.out, f"{loss}-{mrda}")
         if name not in wanted:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+import warnings
 from typing import List, Optional
 
 # sub-command -> (module with main(argv), one-line help). Imported lazily: `mmkg query` should not
@@ -30,6 +32,18 @@ def _hide_beam_import_warning() -> None:
     logging.getLogger().addFilter(lambda record: "apitools not found" not in record.getMessage())
 
 
+def quiet_model_libraries() -> None:
+    """Loading the encoder otherwise prints a load report (the unused pooler of a
+    sentence-transformers checkpoint), progress bars and a tokenizers fork warning, once per
+    process. Set in the environment, before transformers is imported, so that Beam's worker
+    processes inherit it."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Deprecation notices from inside transformers/peft: nothing a user can act on.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -40,6 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mmkg: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     _hide_beam_import_warning()
+    quiet_model_libraries()
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(rest) or 0)
 

@@ -6,13 +6,13 @@ import contextlib
 import logging
 import os
 import sys
-import warnings
 from typing import List, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import build
+from pipeline.cli import quiet_model_libraries
 from pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
 from pipeline.summary import format_summary, metrics_summary
 from runners.checks import RunnerConfigError, prepare_runner_options, submits_only
@@ -24,12 +24,7 @@ OWN_LOGGERS = ("mmkg", "pipeline", "transforms", "models", "llm", "kg", "runners
 
 
 def configure_logging() -> None:
-    # Set in the environment so that worker processes inherit it: model loading otherwise prints
-    # load reports and progress bars once per worker.
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    quiet_model_libraries()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)

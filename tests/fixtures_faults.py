@@ -69,10 +69,14 @@ def _user_message(body: Dict) -> str:
 
 
 class FaultServer:
-    def __init__(self, retry_after: str = "1", hang_s: float = 30.0, default_fault: Optional[str] = None):
+    def __init__(self, retry_after: str = "1", hang_s: float = 30.0, default_fault: Optional[str] = None,
+                 delay_s: float = 0.0):
         self.retry_after = retry_after
         self.default_fault = default_fault  # served to requests without a marker
         self.hang_s = hang_s
+        self.delay_s = delay_s  # every request is held this long: long enough for others to overlap
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the server held at once
         self.attempts: List[Attempt] = []
         self._counts: Dict[str, int] = {}
         self._lock = threading.Lock()
@@ -141,6 +145,18 @@ class FaultServer:
     # -- serving ----------------------------------------------------------------------------
 
     def _serve(self, h, body: Dict) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                self._stopping.wait(self.delay_s)
+            self._answer(h, body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, h, body: Dict) -> None:
         key = _user_message(body)
         match = _MARKER.search(key)
         kind, limit = (match.group(1), match.group(2)) if match else (self.default_fault, None)

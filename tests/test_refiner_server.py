@@ -10,6 +10,7 @@ from llm.cache import AnswerCache
 from llm.client import Refiner
 from llm.settings import LlmSettings
 from schemas.relations import RELATIONS
+from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
 
 PAIRS = [
@@ -44,6 +45,24 @@ def test_real_server_answers_within_candidates_and_cache_avoids_repeat_calls(loc
         assert out.label in allowed or (out.label is None and out.fault), out
     assert all(o.cache_hit and not o.called and o.label == f.label for o, f in zip(again, first))
     assert AnswerCache(s.cache_path).calls_used("t") == 3
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_batch_goes_out_concurrently_with_a_bounded_number_in_flight(tmp_path, concurrency):
+    server = FaultServer(delay_s=0.3).start()
+    try:
+        pairs = [make_scores(f"Post {i}: Messi scores again for Barcelona", "Messi", "Barcelona",
+                             [("/per/org/member_of", 0.45), ("None", 0.35)], head_type="PER",
+                             tail_type="ORG", post_id=f"c{i}") for i in range(8)]
+        s = settings(server.base_url, "m", tmp_path, concurrency=concurrency, cache_path=None)
+        with Refiner(s) as r:
+            outs = r.ask_many(pairs)
+    finally:
+        server.stop()
+    assert [o.label for o in outs] == ["None"] * 8 and all(o.called for o in outs)
+    # Every request is held 0.3 s, so a pool of N workers has exactly N of them at the server at
+    # once: more would break the bound, fewer would mean the batch went out one by one.
+    assert server.max_in_flight == concurrency
 
 
 def test_budget_stops_calls(fault_server, tmp_path):

@@ -1,6 +1,17 @@
 """mmkg: image-text posts to a multimodal knowledge graph (Beam + a small guide model + an LLM)."""
 from setuptools import find_packages, setup
 
+# The project's folders stay at the top of the repository but install as one namespace, `mmkg`:
+# `mmkg.pipeline`, `mmkg.models`, ... Names as generic as `models` or `llm` must not land in
+# site-packages, where they would clash with other packages. `src/mmkg` holds only the root
+# (`python -m mmkg`); it is not a top-level folder named `mmkg`, so that a normal install run
+# from this folder is not shadowed by a half package.
+FOLDERS = ("pipeline", "transforms", "schemas", "runners", "models", "kg", "llm")
+PACKAGES = ["mmkg"] + [
+    f"mmkg.{name}" for name in find_packages(include=[*FOLDERS, *(f"{f}.*" for f in FOLDERS)])
+]
+PACKAGE_DIR = {"mmkg": "src/mmkg", **{f"mmkg.{f}": f for f in FOLDERS}}
+
 setup(
     name="mmkg",
     version="0.1.0",
@@ -9,8 +20,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipeline*", "transforms*", "schemas*", "runners*", "models*", "kg*", "llm*"]),
-    package_data={"models": ["checkpoints/**/*"]},
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
+    package_data={"mmkg.models": ["checkpoints/**/*"]},
     include_package_data=True,
     install_requires=[
         # torch is pinned to an exact build in constraints.txt (see README): a loose spec here
@@ -43,7 +55,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8"],
-        "gcp": ["apache-beam[gcp]>=2.60"],
+        # `build`: Beam stages `--setup_file` with `python -m build --sdist` (Dataflow).
+        "gcp": ["apache-beam[gcp]>=2.60", "build>=1.0"],
     },
-    entry_points={"console_scripts": ["mmkg=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["mmkg=mmkg.pipeline.cli:main"]},
 )

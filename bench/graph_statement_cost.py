@@ -24,9 +24,9 @@ import tempfile
 import time
 
 from bench.graph_write import as_pipeline_batches, synthetic_rows
-from kg import cypher
-from kg.embedded import EmbeddedGraphStore
-from kg.schema import ensure_schema
+from mmkg.kg import cypher
+from mmkg.kg.embedded import EmbeddedGraphStore
+from mmkg.kg.schema import ensure_schema
 
 _ENDS = "UNWIND $rows AS row MATCH (h:Entity {key: row.head}) MATCH (t:Entity {key: row.tail}) "
 _ENDPOINTS = ("head", "tail")

@@ -28,11 +28,11 @@ import tempfile
 import time
 from typing import List, Tuple
 
-from kg import cypher, queries
-from kg.schema import ensure_schema
-from kg.settings import settings_from_values
-from schemas.records import Triple
-from schemas.relations import RELATIONS, implied_types
+from mmkg.kg import cypher, queries
+from mmkg.kg.schema import ensure_schema
+from mmkg.kg.settings import settings_from_values
+from mmkg.schemas.records import Triple
+from mmkg.schemas.relations import RELATIONS, implied_types
 
 POOL = {"PER": 20000, "ORG": 4000, "LOC": 4000, "MISC": 4000}
 
@@ -114,7 +114,7 @@ def main() -> None:
     tmp = None
     store = None
     if explicit is None:
-        from kg.embedded import EmbeddedGraphStore
+        from mmkg.kg.embedded import EmbeddedGraphStore
 
         tmp = None if args.data_dir else tempfile.mkdtemp(prefix="mmkg-bench-")
         store = EmbeddedGraphStore(args.data_dir or tmp)

@@ -13,9 +13,9 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.summary import metrics_summary
-from transforms.pairs import EnumeratePairs
-from transforms.readers import DEAD, POSTS, ReadPosts
+from mmkg.pipeline.summary import metrics_summary
+from mmkg.transforms.pairs import EnumeratePairs
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 
 DEFAULT_SPLIT = "../shared/data/mnre/mnre_train.txt"
 

@@ -19,8 +19,8 @@ DEFAULT_SPLIT = "../shared/data/mnre/mnre_val.txt"
 
 
 def synthetic_scores(pairs, seed: int = 0):
-    from schemas.records import RelationScores
-    from schemas.relations import RELATIONS
+    from mmkg.schemas.records import RelationScores
+    from mmkg.schemas.relations import RELATIONS
 
     rng = random.Random(seed)
     out = []
@@ -44,15 +44,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads of the embedded server")
     args = ap.parse_args()
 
-    from llm.client import Refiner
-    from llm.local_server import local_llm_server
-    from llm.settings import LlmSettings
-    from models.data import read_mnre
+    from mmkg.llm.client import Refiner
+    from mmkg.llm.local_server import local_llm_server
+    from mmkg.llm.settings import LlmSettings
+    from mmkg.models.data import read_mnre
 
     levels = [int(c) for c in args.concurrency.split(",")]
     pairs = read_mnre(args.split, limit=args.pairs * (len(levels) + 1))
     if args.checkpoint:
-        from models.predict import predict_split
+        from mmkg.models.predict import predict_split
 
         scores = predict_split(args.split, args.checkpoint, limit=len(pairs))
     else:

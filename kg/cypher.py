@@ -29,8 +29,8 @@ import unicodedata
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from schemas.records import Post, Triple
-from schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, SYMMETRIC_RELATIONS, relation_type_name
+from mmkg.schemas.records import Post, Triple
+from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, SYMMETRIC_RELATIONS, relation_type_name
 
 POST = "post"
 TRIPLE = "triple"

@@ -25,7 +25,7 @@ import secrets
 import socket
 from typing import Iterator, Optional
 
-from kg.settings import GraphSettings
+from mmkg.kg.settings import GraphSettings
 
 _LOG = logging.getLogger("mmkg.graph")
 

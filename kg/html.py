@@ -14,7 +14,7 @@ import os
 import re
 from typing import Optional
 
-from kg.queries import Neighbourhood
+from mmkg.kg.queries import Neighbourhood
 
 _TYPE_COLOURS = {"PER": "#e45756", "ORG": "#4c78a8", "LOC": "#54a24b", "MISC": "#b279a2"}
 _POST_COLOUR = "#f2cf5b"

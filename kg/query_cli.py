@@ -17,9 +17,9 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from kg import queries
-from kg.embedded import GRAPH_SUBDIR, DATABASE, StoreBusyError, graph_settings
-from kg.settings import add_connection_flags, settings_from_values
+from mmkg.kg import queries
+from mmkg.kg.embedded import GRAPH_SUBDIR, DATABASE, StoreBusyError, graph_settings
+from mmkg.kg.settings import add_connection_flags, settings_from_values
 
 CANNED = ("stats", "entity", "evidence", "show")
 
@@ -114,7 +114,7 @@ def _entity(driver, database, name: str, args) -> int:
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:
     label = queries.resolve_relation(rel)
     if label is None:
-        from kg.cypher import RELATION_TYPES
+        from mmkg.kg.cypher import RELATION_TYPES
 
         print(f"mmkg query: unknown relation {rel!r}; one of: {', '.join(sorted(RELATION_TYPES.values()))}",
               file=sys.stderr)
@@ -135,7 +135,7 @@ def _show(driver, database, name: str, args) -> int:
     if hood.empty:
         _not_found(driver, database, name)
         return 1
-    from kg.html import write_neighbourhood_html
+    from mmkg.kg.html import write_neighbourhood_html
 
     path = write_neighbourhood_html(hood, args.html, f"mmkg: {name}")
     print(f"wrote {path}: {len(hood.entities) + len(hood.others)} entities, {len(hood.relations)} relations, "

@@ -12,10 +12,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from llm.client import LlmOutcome
-from llm.evaluation import decide_all, gold_labels, micro_f1
-from llm.gating import NEVER, Gating, should_ask, top_two
-from schemas.records import RelationScores
+from mmkg.llm.client import LlmOutcome
+from mmkg.llm.evaluation import decide_all, gold_labels, micro_f1
+from mmkg.llm.gating import NEVER, Gating, should_ask, top_two
+from mmkg.schemas.records import RelationScores
 
 GATE_TOP1 = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 GATE_MARGIN = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from llm.answer import parse_answer
-from llm.cache import AnswerCache, CachedAnswer, request_key
-from llm.prompt import ImageDescriber, build_request, no_image_description
-from llm.settings import LlmSettings
-from schemas.records import RelationScores
+from mmkg.llm.answer import parse_answer
+from mmkg.llm.cache import AnswerCache, CachedAnswer, request_key
+from mmkg.llm.prompt import ImageDescriber, build_request, no_image_description
+from mmkg.llm.settings import LlmSettings
+from mmkg.schemas.records import RelationScores
 
 _LOG = logging.getLogger("mmkg.llm")
 

@@ -9,18 +9,18 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from llm.client import LlmOutcome, Refiner
-from llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
-from llm.settings import LlmSettings
-from schemas.records import RelationScores
-from schemas.relations import NO_RELATION
+from mmkg.llm.client import LlmOutcome, Refiner
+from mmkg.llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
+from mmkg.llm.settings import LlmSettings
+from mmkg.schemas.records import RelationScores
+from mmkg.schemas.relations import NO_RELATION
 
 _LOG = logging.getLogger("mmkg.llm")
 
 
 def micro_f1(golds: Sequence[str], preds: Sequence[str]) -> Dict[str, float]:
     """MNRE's micro P/R/F1 (None is the negative class), as the guide's evaluation reports it."""
-    from models.metrics import micro_prf
+    from mmkg.models.metrics import micro_prf
 
     return micro_prf(golds, preds)
 
@@ -112,8 +112,8 @@ def evaluate_with_llm(
     ``pair.gold``). ``opts`` is MmkgOptions or any object with the same LLM attributes (llm,
     llm_base_url, llm_model, ..., data_dir, checkpoint, top_k). Starts the embedded server when
     no endpoint is configured. The gate is the one calibrated for the model unless given."""
-    from llm.local_server import serving
-    from llm.settings import llm_settings_from_options
+    from mmkg.llm.local_server import serving
+    from mmkg.llm.settings import llm_settings_from_options
 
     settings = llm_settings_from_options(opts)
     if settings is None:

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from schemas.records import RelationScores
-from schemas.relations import NO_RELATION
+from mmkg.schemas.records import RelationScores
+from mmkg.schemas.relations import NO_RELATION
 
 _LOG = logging.getLogger("mmkg.llm")
 GATING_FILE = "gating.json"

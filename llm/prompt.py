@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from schemas.records import ImageRef, RelationScores
-from schemas.relations import DEFINITIONS, NO_RELATION, RELATIONS
+from mmkg.schemas.records import ImageRef, RelationScores
+from mmkg.schemas.relations import DEFINITIONS, NO_RELATION, RELATIONS
 
 HEAD_OPEN, HEAD_CLOSE = "<head>", "</head>"
 TAIL_OPEN, TAIL_CLOSE = "<tail>", "</tail>"

@@ -1,6 +1,6 @@
 """The guide's ablation: cross-entropy vs FTL, with and without MRDA, at one identical budget.
 
-    python -m models.ablation --out /tmp/guide-ablation --max-steps 400 [--shipped DIR]
+    python -m mmkg.models.ablation --out /tmp/guide-ablation --max-steps 400 [--shipped DIR]
 
 Every cell trains with ``mmkg train`` (same seed, data, encoder, optimiser and step budget; only
 ``--loss`` and ``--mrda`` change; a cell whose checkpoint is already in --out is not retrained),
@@ -36,11 +36,11 @@ def val_metrics(checkpoint: str, val: str, threads: int) -> dict:
     decision offset that is best on val (what ``mmkg train --tune-offset`` would store)."""
     import torch
 
-    from models.data import read_mnre
-    from models.metrics import best_global_offset, summary
-    from models.ftl import decide, offsets_vector
-    from models.predict import Guide
-    from schemas.relations import RELATIONS, label_id
+    from mmkg.models.data import read_mnre
+    from mmkg.models.metrics import best_global_offset, summary
+    from mmkg.models.ftl import decide, offsets_vector
+    from mmkg.models.predict import Guide
+    from mmkg.schemas.relations import RELATIONS, label_id
 
     torch.set_num_threads(threads)
     guide = Guide(checkpoint, "cpu")
@@ -73,7 +73,7 @@ HEADER = ("| model | P | R | F1 | acc | tuned offset | P | R | F1 | acc | budget
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.ablation", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m mmkg.models.ablation", description=__doc__.splitlines()[0])
     ap.add_argument("--train", default="../shared/data/mnre/mnre_train.txt")
     ap.add_argument("--val", default="../shared/data/mnre/mnre_val.txt")
     ap.add_argument("--out", default="guide-ablation")
@@ -85,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--shipped", default=None, help="also score this checkpoint (the shipped one)")
     args = ap.parse_args(argv)
 
-    from models import train
+    from mmkg.models import train
 
     os.makedirs(args.out, exist_ok=True)
     wanted = {c.strip() for c in args.cells.split(",")}

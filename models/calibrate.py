@@ -23,7 +23,7 @@ from typing import List, Optional
 def _parse(argv: List[str]):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.options import MmkgOptions
+    from mmkg.pipeline.options import MmkgOptions
 
     ap = argparse.ArgumentParser(
         prog="mmkg calibrate",
@@ -50,12 +50,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args, opts = _parse(argv)
 
-    from llm.calibration import choose, pairs_to_ask
-    from llm.evaluation import ask_all, format_llm_report, report_for
-    from llm.gating import DEFAULT_CHECKPOINT, save_gating, weights_digest
-    from llm.local_server import serving
-    from llm.settings import llm_settings_from_options
-    from models.predict import predict_split
+    from mmkg.llm.calibration import choose, pairs_to_ask
+    from mmkg.llm.evaluation import ask_all, format_llm_report, report_for
+    from mmkg.llm.gating import DEFAULT_CHECKPOINT, save_gating, weights_digest
+    from mmkg.llm.local_server import serving
+    from mmkg.llm.settings import llm_settings_from_options
+    from mmkg.models.predict import predict_split
 
     settings = llm_settings_from_options(opts)
     if settings is None:

@@ -13,8 +13,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
-from models.guide_model import GuideModel
-from schemas.relations import RELATIONS
+from mmkg.models.guide_model import GuideModel
+from mmkg.schemas.relations import RELATIONS
 
 FORMAT = "mmkg-guide/1"
 CONFIG = "config.json"

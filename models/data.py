@@ -9,8 +9,8 @@ import os
 import sys
 from typing import List, Optional
 
-from schemas.records import DeadLetter, EntityPair, ImageRef
-from transforms.validation import ReadConfig, mnre_from_line
+from mmkg.schemas.records import DeadLetter, EntityPair, ImageRef
+from mmkg.transforms.validation import ReadConfig, mnre_from_line
 
 
 def read_mnre(path: str, image_dir: Optional[str] = None, limit: Optional[int] = None) -> List[EntityPair]:

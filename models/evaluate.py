@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from schemas.records import RelationScores
+from mmkg.schemas.records import RelationScores
 
 
 def parse_args(argv: Optional[Sequence[str]]):
@@ -32,7 +32,7 @@ def parse_args(argv: Optional[Sequence[str]]):
 
 
 def guide_report(scores: Sequence[RelationScores], confusions: int = 10) -> Dict[str, Any]:
-    from models.metrics import confusion_summary, per_relation, summary
+    from mmkg.models.metrics import confusion_summary, per_relation, summary
 
     gold = [s.pair.gold or "None" for s in scores]
     pred = [s.decision for s in scores]
@@ -44,7 +44,7 @@ def guide_report(scores: Sequence[RelationScores], confusions: int = 10) -> Dict
 
 
 def format_report(report: Dict[str, Any]) -> str:
-    from models.metrics import format_table
+    from mmkg.models.metrics import format_table
 
     m, c = report["micro"], report["confusion"]
     lines = [
@@ -63,7 +63,7 @@ def format_report(report: Dict[str, Any]) -> str:
 
 def llm_options(args: argparse.Namespace, rest: List[str]):
     """The LLM settings as MmkgOptions, so evaluate accepts exactly the flags ``mmkg run`` does."""
-    from pipeline.options import MmkgOptions
+    from mmkg.pipeline.options import MmkgOptions
 
     flags = ["--llm", args.llm, "--top-k", str(args.top_k)] + rest
     if args.checkpoint:
@@ -80,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from models.predict import Guide, predict_split
+    from mmkg.models.predict import Guide, predict_split
 
     start = time.time()
     guide = Guide(args.checkpoint, args.device)
@@ -91,7 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   seconds=time.time() - start)
     if args.llm != "none":
         try:
-            from llm.evaluation import evaluate_with_llm
+            from mmkg.llm.evaluation import evaluate_with_llm
         except ImportError as e:
             print(f"mmkg evaluate: --llm {args.llm} needs the refiner (llm.evaluation): {e}", file=sys.stderr)
             return 2
@@ -102,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(format_report(report))
         if "llm" in report:
             try:
-                from llm.evaluation import format_llm_report
+                from mmkg.llm.evaluation import format_llm_report
 
                 print()
                 print(format_llm_report(report["llm"]))

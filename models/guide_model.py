@@ -14,9 +14,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from models.image_features import FEATURE_DIM, ImageEncoder, open_image
-from models.markers import EncodedBatch, encode_pairs
-from schemas.records import EntityPair
+from mmkg.models.image_features import FEATURE_DIM, ImageEncoder, open_image
+from mmkg.models.markers import EncodedBatch, encode_pairs
+from mmkg.schemas.records import EntityPair
 
 
 class GuideModel(nn.Module):

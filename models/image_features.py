@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from schemas.records import ImageRef
+from mmkg.schemas.records import ImageRef
 
 IMAGE_SIZE = 224
 FEATURE_DIM = 1280

@@ -15,7 +15,7 @@ from typing import List, Sequence, Tuple
 
 import torch
 
-from schemas.records import EntityPair
+from mmkg.schemas.records import EntityPair
 
 HEAD_MARKERS = ("«", "»")
 TAIL_MARKERS = ("{", "}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
-from schemas.relations import NO_RELATION, RELATIONS
+from mmkg.schemas.relations import NO_RELATION, RELATIONS
 
 
 def _check(gold: Sequence[str], pred: Sequence[str]) -> None:
@@ -84,7 +84,7 @@ def best_global_offset(logits, gold_ids, grid: Tuple[float, float, float] = (-3.
     on the given logits: (offset, f1). Ties go to the offset closest to 0."""
     import torch
 
-    from models.ftl import decide
+    from mmkg.models.ftl import decide
 
     lo, hi, step = grid
     best = (0.0, -1.0)

@@ -19,8 +19,8 @@ import random
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from schemas.records import EntityMention, EntityPair
-from schemas.relations import NO_RELATION, SYMMETRIC_RELATIONS, implied_types
+from mmkg.schemas.records import EntityMention, EntityPair
+from mmkg.schemas.relations import NO_RELATION, SYMMETRIC_RELATIONS, implied_types
 
 KINDS = ("substitute", "swap", "noise", "image")
 

@@ -13,11 +13,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
 
-from models.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_tokenizer
-from models.ftl import decide, offsets_vector
-from models.guide_model import forward_pairs
-from models.image_features import ImageEncoder
-from schemas.records import EntityPair, RelationScores
+from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_tokenizer
+from mmkg.models.ftl import decide, offsets_vector
+from mmkg.models.guide_model import forward_pairs
+from mmkg.models.image_features import ImageEncoder
+from mmkg.schemas.records import EntityPair, RelationScores
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -104,7 +104,7 @@ def predict_split(
 ) -> List[RelationScores]:
     """Guide scores for every instance of an MNRE split file, in file order (``pair.gold`` holds
     the gold label)."""
-    from models.data import read_mnre
+    from mmkg.models.data import read_mnre
 
     guide = guide or Guide(checkpoint, device)
     return predict_pairs(guide, read_mnre(path, image_dir, limit), batch_size, top_k)

@@ -21,15 +21,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 import torch
 
-from models.checkpoint import DEFAULT_ENCODER, LoraSpec, build_model, load_tokenizer, save_checkpoint, trained_state
-from models.data import read_mnre
-from models.ftl import FlexibleThresholdLoss, class_priors, decide
-from models.guide_model import GuideModel, forward_pairs
-from models.image_features import ImageEncoder
-from models.metrics import best_global_offset, summary
-from models.mrda import Augmenter, MrdaConfig, build_inventory
-from schemas.records import EntityPair
-from schemas.relations import RELATIONS, label_id
+from mmkg.models.checkpoint import DEFAULT_ENCODER, LoraSpec, build_model, load_tokenizer, save_checkpoint, trained_state
+from mmkg.models.data import read_mnre
+from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide
+from mmkg.models.guide_model import GuideModel, forward_pairs
+from mmkg.models.image_features import ImageEncoder
+from mmkg.models.metrics import best_global_offset, summary
+from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory
+from mmkg.schemas.records import EntityPair
+from mmkg.schemas.relations import RELATIONS, label_id
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -124,7 +124,7 @@ def init_from(model: GuideModel, directory: str) -> None:
     """Continue training a saved checkpoint: load its trained tensors into a fresh, unmerged model."""
     from safetensors.torch import load_file
 
-    from models.checkpoint import WEIGHTS
+    from mmkg.models.checkpoint import WEIGHTS
 
     state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
     missing = set(trained_state(model)) - set(state)

@@ -1,6 +1,6 @@
-"""``python -m pipeline ARGS`` is ``mmkg run ARGS``."""
+"""``python -m mmkg.pipeline ARGS`` is ``mmkg run ARGS``."""
 import sys
 
-from pipeline.cli import main
+from mmkg.pipeline.cli import main
 
 sys.exit(main(["run", *sys.argv[1:]]))

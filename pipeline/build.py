@@ -7,13 +7,13 @@ from typing import Dict, Optional
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from pipeline.options import MmkgOptions, output_prefix
-from schemas.arrow import PAIR_SCHEMA, pair_to_row
-from transforms.dead_letters import WriteDeadLetters
-from transforms.ner import DetectEntities
-from transforms.pairs import EnumeratePairs
-from transforms.readers import DEAD, POSTS, ReadPosts, read_config_from_options
-from transforms.triple_sink import WriteTriplesParquet
+from mmkg.pipeline.options import MmkgOptions, output_prefix
+from mmkg.schemas.arrow import PAIR_SCHEMA, pair_to_row
+from mmkg.transforms.dead_letters import WriteDeadLetters
+from mmkg.transforms.ner import DetectEntities
+from mmkg.transforms.pairs import EnumeratePairs
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts, read_config_from_options
+from mmkg.transforms.triple_sink import WriteTriplesParquet
 
 
 def build(
@@ -30,9 +30,9 @@ def build(
     """
     # Late imports: the stages pull in torch and the LLM client, which `build` callers that only
     # read posts (benchmarks, tests of the readers) should not pay for.
-    from transforms.graph_writer import WriteGraph
-    from transforms.guide import ScorePairs
-    from transforms.refine import Decide
+    from mmkg.transforms.graph_writer import WriteGraph
+    from mmkg.transforms.guide import ScorePairs
+    from mmkg.transforms.refine import Decide
 
     if not opts.input:
         raise ValueError("--input is required")

@@ -11,11 +11,11 @@ from typing import List, Optional
 # sub-command -> (module with main(argv), one-line help). Imported lazily: `mmkg query` should not
 # pay for torch, and `mmkg train` not for Beam's runners.
 COMMANDS = {
-    "run": ("pipeline.run", "run the pipeline over posts and build the knowledge graph"),
-    "train": ("models.train", "train the guide model (stage 1)"),
-    "evaluate": ("models.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
-    "calibrate": ("models.calibrate", "choose the LLM gating thresholds on a validation split"),
-    "query": ("kg.query_cli", "query the knowledge graph"),
+    "run": ("mmkg.pipeline.run", "run the pipeline over posts and build the knowledge graph"),
+    "train": ("mmkg.models.train", "train the guide model (stage 1)"),
+    "evaluate": ("mmkg.models.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
+    "calibrate": ("mmkg.models.calibrate", "choose the LLM gating thresholds on a validation split"),
+    "query": ("mmkg.kg.query_cli", "query the knowledge graph"),
 }
 
 

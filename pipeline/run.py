@@ -11,23 +11,22 @@ from typing import List, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.build import build
-from pipeline.cli import quiet_model_libraries
-from pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
-from pipeline.summary import format_summary, metrics_summary
-from runners.checks import RunnerConfigError, prepare_runner_options, submits_only
+from mmkg.pipeline.build import build
+from mmkg.pipeline.cli import quiet_model_libraries
+from mmkg.pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
+from mmkg.pipeline.summary import format_summary, metrics_summary
+from mmkg.runners.checks import RunnerConfigError, prepare_runner_options, submits_only
 
 _LOG = logging.getLogger("mmkg")
 
-# Our own loggers talk at INFO; Beam's and the servers' only when something is wrong.
-OWN_LOGGERS = ("mmkg", "pipeline", "transforms", "models", "llm", "kg", "runners")
 
 
 def configure_logging() -> None:
     quiet_model_libraries()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in OWN_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO)
+    # Our own loggers (all named under "mmkg.") talk at INFO; Beam's and the servers' only when
+    # something is wrong.
+    logging.getLogger("mmkg").setLevel(logging.INFO)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -48,11 +47,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RunnerConfigError as e:
         print(f"mmkg run: {e}", file=sys.stderr)
         return 2
-    from kg.embedded import graph_settings
-    from kg.settings import settings_from_options
-    from llm.gating import load_gating
-    from llm.local_server import serving
-    from llm.settings import llm_settings_from_options
+    from mmkg.kg.embedded import graph_settings
+    from mmkg.kg.settings import settings_from_options
+    from mmkg.llm.gating import load_gating
+    from mmkg.llm.local_server import serving
+    from mmkg.llm.settings import llm_settings_from_options
 
     try:
         llm_wanted = llm_settings_from_options(opts)

@@ -5,8 +5,8 @@ from typing import Dict
 
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline.options import output_prefix
-from transforms.dead_letters import COUNTER_PREFIX
+from mmkg.pipeline.options import output_prefix
+from mmkg.transforms.dead_letters import COUNTER_PREFIX
 
 NAMESPACE = "mmkg"
 

@@ -1,6 +1,6 @@
 """What each Beam runner needs: option checks before a run, and thin wrappers that build the
 flags for Flink and Dataflow. See docs/runners.md."""
-from runners.checks import (
+from mmkg.runners.checks import (
     RunnerConfigError,
     is_local_run,
     prepare_runner_options,

@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
+from mmkg.pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
 
 _LOG = logging.getLogger(__name__)
 
@@ -148,11 +148,11 @@ def _check_runner_specific(options: PipelineOptions) -> None:
     if name == "PortableRunner":
         _check_portable(options)
     elif name == "FlinkRunner":
-        from runners.flink import validate_flink_options
+        from mmkg.runners.flink import validate_flink_options
 
         validate_flink_options(options)
     elif name in DATAFLOW_RUNNERS:
-        from runners.dataflow import validate_dataflow_options
+        from mmkg.runners.dataflow import validate_dataflow_options
 
         validate_dataflow_options(options)
 

@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 
-from runners.checks import RunnerConfigError
+from mmkg.runners.checks import RunnerConfigError
 
 DEFAULT_GPU_MACHINE = "n1-standard-8"
 # An endpoint on localhost tells Beam it is not talking to the Dataflow service, so it does not

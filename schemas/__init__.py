@@ -1,5 +1,5 @@
 """Typed records, the relation set and the Parquet schemas shared by every stage."""
-from schemas.records import (  # noqa: F401
+from mmkg.schemas.records import (  # noqa: F401
     AnnotatedPair,
     DeadLetter,
     EntityMention,
@@ -9,4 +9,4 @@ from schemas.records import (  # noqa: F401
     RelationScores,
     Triple,
 )
-from schemas.relations import NO_RELATION, RELATIONS  # noqa: F401
+from mmkg.schemas.relations import NO_RELATION, RELATIONS  # noqa: F401

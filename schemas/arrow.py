@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 import pyarrow as pa
 
-from schemas.records import DeadLetter, EntityPair, Triple
+from mmkg.schemas.records import DeadLetter, EntityPair, Triple
 
 ENTITY_STRUCT = pa.struct(
     [

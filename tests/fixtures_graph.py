@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from kg.embedded import EmbeddedGraphStore
-from kg.schema import ensure_schema
+from mmkg.kg.embedded import EmbeddedGraphStore
+from mmkg.kg.schema import ensure_schema
 
 
 @pytest.fixture(scope="session")

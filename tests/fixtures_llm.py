@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from llm.local_server import LocalServer, local_llm_server
+from mmkg.llm.local_server import LocalServer, local_llm_server
 
 # Fault kinds the proxy understands. "reply:<text>" answers 200 with <text> as the content;
 # "status:<code>:<message>" answers that HTTP status with an OpenAI-style error.
@@ -155,8 +155,8 @@ def make_scores(
 ):
     """A RelationScores record as the guide would emit it, for a pair named by its surface text.
     ``candidates`` are (label, prob), best first; the rest of the mass is spread evenly."""
-    from schemas.records import EntityMention, EntityPair, ImageRef, RelationScores
-    from schemas.relations import RELATIONS
+    from mmkg.schemas.records import EntityMention, EntityPair, ImageRef, RelationScores
+    from mmkg.schemas.relations import RELATIONS
 
     hs, ts = text.index(head), text.index(tail)
     pair = EntityPair(

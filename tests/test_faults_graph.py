@@ -21,13 +21,13 @@ from typing import Optional
 import apache_beam as beam
 import pytest
 
-from kg import queries
-from kg.embedded import EmbeddedGraphStore
-from kg.settings import ENV_PASSWORD, GraphSettings
+from mmkg.kg import queries
+from mmkg.kg.embedded import EmbeddedGraphStore
+from mmkg.kg.settings import ENV_PASSWORD, GraphSettings
 from tests.beam_util import run_and_collect
 from tests.conftest import REPO
 from tests.test_graph_write import mnre_sample
-from transforms.graph_writer import WriteGraph
+from mmkg.transforms.graph_writer import WriteGraph
 
 BATCH = 20
 POSTS, TRIPLES = mnre_sample(200)
@@ -184,7 +184,7 @@ def test_restart_within_the_retry_window_costs_only_time(store, reference):
 def _write_worker(path: str) -> None:
     """Entry point of a writer process: WriteGraph over the posts and triples pickled at ``path``,
     to the server named by NEO4J_URI with the password in NEO4J_PASSWORD."""
-    from kg.settings import settings_from_values
+    from mmkg.kg.settings import settings_from_values
 
     with open(path, "rb") as f:
         posts, triples = pickle.load(f)

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from kg import query_cli
-from schemas.records import Triple
-from schemas.relations import relation_type_name
+from mmkg.kg import query_cli
+from mmkg.schemas.records import Triple
+from mmkg.schemas.relations import relation_type_name
 from tests.test_graph_write import mnre_sample, write
 
 PER_COLOUR = (0xE4, 0x57, 0x56)

@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from kg.embedded import EmbeddedGraphStore, StoreBusyError
-from kg.settings import settings_from_options, settings_from_values
+from mmkg.kg.embedded import EmbeddedGraphStore, StoreBusyError
+from mmkg.kg.settings import settings_from_options, settings_from_values
 from tests.conftest import REPO
 
 
@@ -77,7 +77,7 @@ def test_a_fresh_process_opens_the_store_quietly_and_sees_the_owner(graph_store,
         f"""
         import sys
         sys.path.insert(0, {str(REPO)!r})
-        from kg.embedded import EmbeddedGraphStore, StoreBusyError
+        from mmkg.kg.embedded import EmbeddedGraphStore, StoreBusyError
         try:
             EmbeddedGraphStore({graph_store.data_dir!r}).start()
         except StoreBusyError as e:

@@ -12,10 +12,10 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kg import cypher, queries
-from kg.schema import ensure_schema
-from schemas.records import EntityMention, ImageRef, Post, Triple
-from schemas.relations import RELATIONS, SYMMETRIC_RELATIONS, implied_types, relation_type_name
+from mmkg.kg import cypher, queries
+from mmkg.kg.schema import ensure_schema
+from mmkg.schemas.records import EntityMention, ImageRef, Post, Triple
+from mmkg.schemas.relations import RELATIONS, SYMMETRIC_RELATIONS, implied_types, relation_type_name
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR
 
@@ -56,7 +56,7 @@ def fact(t: Triple) -> Tuple[str, str, str]:
 
 
 def write(settings, posts, triples, batch_size=1000):
-    from transforms.graph_writer import WriteGraph
+    from mmkg.transforms.graph_writer import WriteGraph
 
     def build(p):
         inputs = {"posts": p | "Posts" >> beam.Create(posts), "triples": p | "Triples" >> beam.Create(triples)}
@@ -94,7 +94,7 @@ def test_round_trip_keeps_every_fact_with_its_provenance(empty_graph, graph_driv
 
 
 def test_untyped_mentions_become_entities_only_through_triples(empty_graph, graph_driver):
-    from transforms.graph_writer import WriteGraph
+    from mmkg.transforms.graph_writer import WriteGraph
 
     post = Post("p1", "Alice joined Acme", entities=(EntityMention("Alice", 0, 5), EntityMention("Bob", 6, 9),
                                                     EntityMention("Acme", 13, 17, "ORG")))
@@ -213,7 +213,7 @@ def test_concurrent_writers_with_overlapping_input_leave_no_duplicates(empty_gra
 
 def test_workers_in_other_processes_write_the_same_graph(empty_graph, graph_driver):
     """A multi-process DirectRunner: each worker process unpickles the settings and connects."""
-    from transforms.graph_writer import WriteGraph
+    from mmkg.transforms.graph_writer import WriteGraph
 
     posts, triples = mnre_sample(20)
     write(empty_graph, posts, triples)

@@ -8,13 +8,13 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
-from models.checkpoint import DEFAULT_CHECKPOINT, read_config
-from models.data import read_mnre
-from schemas.records import ImageRef, RelationScores
-from schemas.relations import RELATIONS
+from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, read_config
+from mmkg.models.data import read_mnre
+from mmkg.schemas.records import ImageRef, RelationScores
+from mmkg.schemas.relations import RELATIONS
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR
-from transforms.guide import ScorePairs
+from mmkg.transforms.guide import ScorePairs
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(DEFAULT_CHECKPOINT, "config.json")), reason="no shipped guide checkpoint"

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from models.data import read_mnre
-from models.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
-from schemas.records import EntityMention, EntityPair
+from mmkg.models.data import read_mnre
+from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
+from mmkg.schemas.records import EntityMention, EntityPair
 from tests.conftest import MNRE_DIR
 
 

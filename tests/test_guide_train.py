@@ -5,14 +5,14 @@ import os
 import pytest
 import torch
 
-from models import train as train_cli
-from models.checkpoint import CONFIG, DEFAULT_CHECKPOINT, LoraSpec, build_model, load_checkpoint, read_config, save_checkpoint
-from models.data import read_mnre
-from models.ftl import FlexibleThresholdLoss
-from models.guide_model import forward_pairs
-from models.predict import Guide
-from schemas.records import ImageRef
-from schemas.relations import RELATIONS, label_id
+from mmkg.models import train as train_cli
+from mmkg.models.checkpoint import CONFIG, DEFAULT_CHECKPOINT, LoraSpec, build_model, load_checkpoint, read_config, save_checkpoint
+from mmkg.models.data import read_mnre
+from mmkg.models.ftl import FlexibleThresholdLoss
+from mmkg.models.guide_model import forward_pairs
+from mmkg.models.predict import Guide
+from mmkg.schemas.records import ImageRef
+from mmkg.schemas.relations import RELATIONS, label_id
 from tests.conftest import MNRE_DIR
 
 TRAIN = str(MNRE_DIR / "mnre_train.txt")
@@ -32,7 +32,7 @@ def tiny_run(tmp_path_factory):
 
 
 def _loss(model, pairs):
-    from models.checkpoint import load_tokenizer
+    from mmkg.models.checkpoint import load_tokenizer
 
     model.eval()
     with torch.no_grad():
@@ -76,7 +76,7 @@ def test_checkpoint_round_trip_gives_same_logits(tmp_path):
             if p.requires_grad:
                 p.copy_(p.half().float())
     assert config["version"] == "rt"
-    from models.checkpoint import load_tokenizer
+    from mmkg.models.checkpoint import load_tokenizer
 
     tok = load_tokenizer(ENCODER)
     model.eval()
@@ -106,7 +106,7 @@ def test_image_path_changes_scores_only_when_trained_on_images(tmp_path, tiny_ru
 
 
 def test_evaluate_cli_prints_one_json_object(tiny_run, capsys):
-    from models import evaluate
+    from mmkg.models import evaluate
 
     assert evaluate.main(["--split", VAL, "--checkpoint", str(tiny_run), "--limit", "20", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from schemas.records import AnnotatedPair, EntityMention, Post
-from schemas.relations import (
+from mmkg.schemas.records import AnnotatedPair, EntityMention, Post
+from mmkg.schemas.relations import (
     NO_RELATION,
     RELATIONS,
     allowed_type_pairs,
@@ -16,8 +16,8 @@ from schemas.relations import (
     relation_type_name,
 )
 from tests.conftest import MNRE_DIR
-from transforms.ner import detect_entities, load_spacy
-from transforms.pairs import enumerate_pairs, type_pair_allowed
+from mmkg.transforms.ner import detect_entities, load_spacy
+from mmkg.transforms.pairs import enumerate_pairs, type_pair_allowed
 
 
 def mention(text, post_text, etype):

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from schemas.arrow import POST_SCHEMA
+from mmkg.schemas.arrow import POST_SCHEMA
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR
-from transforms.readers import DEAD, POSTS, ReadPosts
-from transforms.validation import ReadConfig
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
+from mmkg.transforms.validation import ReadConfig
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -1,7 +1,7 @@
 """Calibration's search over gates and policies, on hand-built guide scores and LLM outcomes."""
-from llm.calibration import choose, pairs_to_ask, search, two_fold
-from llm.client import LlmOutcome
-from llm.evaluation import report_for
+from mmkg.llm.calibration import choose, pairs_to_ask, search, two_fold
+from mmkg.llm.client import LlmOutcome
+from mmkg.llm.evaluation import report_for
 from tests.fixtures_llm import make_scores
 
 REL, OTHER = "/per/org/member_of", "/per/per/peer"
@@ -74,8 +74,8 @@ def test_choose_keeps_the_gate_closed_when_the_gain_does_not_hold_out():
 def test_evaluate_with_llm_reports_both_scores_and_costs(fault_server, tmp_path):
     import argparse
 
-    from llm.evaluation import evaluate_with_llm, format_llm_report
-    from llm.gating import Gating
+    from mmkg.llm.evaluation import evaluate_with_llm, format_llm_report
+    from mmkg.llm.gating import Gating
 
     scores = split()  # the LLM server replies None: drops the guide's 6 wrong OTHER predictions
     opts = argparse.Namespace(llm="remote", llm_base_url=fault_server.base_url, llm_model="m",

@@ -6,10 +6,10 @@ import uuid
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from llm.gating import Gating
-from llm.settings import LlmSettings
+from mmkg.llm.gating import Gating
+from mmkg.llm.settings import LlmSettings
 from tests.fixtures_llm import make_scores
-from transforms.refine import Decide
+from mmkg.transforms.refine import Decide
 
 CONFIDENT = make_scores("Messi scores again for Barcelona tonight", "Messi", "Barcelona",
                         [("/per/org/member_of", 0.9), ("None", 0.05)], head_type="PER", post_id="c")

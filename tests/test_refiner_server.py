@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 
-from llm import client as C
-from llm.answer import OFF_CANDIDATE
-from llm.cache import AnswerCache
-from llm.client import Refiner
-from llm.settings import LlmSettings
-from schemas.relations import RELATIONS
+from mmkg.llm import client as C
+from mmkg.llm.answer import OFF_CANDIDATE
+from mmkg.llm.cache import AnswerCache
+from mmkg.llm.client import Refiner
+from mmkg.llm.settings import LlmSettings
+from mmkg.schemas.relations import RELATIONS
 from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
 

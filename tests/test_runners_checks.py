@@ -8,14 +8,14 @@ import sys
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from runners.checks import (
+from mmkg.runners.checks import (
     RunnerConfigError,
     is_local_run,
     prepare_runner_options,
     runner_name,
     validate_runner_options,
 )
-from runners.flink import flink_args, validate_flink_options
+from mmkg.runners.flink import flink_args, validate_flink_options
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
-from pipeline.build import build
-from pipeline.options import MmkgOptions
-from runners.checks import RunnerConfigError, validate_runner_options
-from runners.dataflow import dataflow_args, gcp_extra_installed, local_template_args
+from mmkg.pipeline.build import build
+from mmkg.pipeline.options import MmkgOptions
+from mmkg.runners.checks import RunnerConfigError, validate_runner_options
+from mmkg.runners.dataflow import dataflow_args, gcp_extra_installed, local_template_args
 
 pytestmark = pytest.mark.skipif(
     not gcp_extra_installed(),

@@ -24,21 +24,21 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kg import cypher, queries
-from kg.embedded import EmbeddedGraphStore
-from kg.schema import schema_statements
-from kg.settings import settings_from_options
-from llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
-from llm.prompt import candidate_labels
-from llm.settings import llm_settings_from_options
-from pipeline.options import MmkgOptions
-from schemas.records import EntityMention, ImageRef, Post
+from mmkg.kg import cypher, queries
+from mmkg.kg.embedded import EmbeddedGraphStore
+from mmkg.kg.schema import schema_statements
+from mmkg.kg.settings import settings_from_options
+from mmkg.llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
+from mmkg.llm.prompt import candidate_labels
+from mmkg.llm.settings import llm_settings_from_options
+from mmkg.pipeline.options import MmkgOptions
+from mmkg.schemas.records import EntityMention, ImageRef, Post
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR, REPO
 from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
-from transforms.graph_writer import WriteGraph
-from transforms.refine import Decide
+from mmkg.transforms.graph_writer import WriteGraph
+from mmkg.transforms.refine import Decide
 
 ASK_ALL = Gating(gate_top1=0.99, gate_margin=0.5, llm_model="m")
 CANDIDATES = [("/per/org/member_of", 0.45), ("/org/org/subsidiary", 0.4), ("None", 0.1)]
@@ -353,7 +353,7 @@ def test_a_real_mmkg_run_keeps_its_secrets_and_its_servers_private(tmp_path):
     listening = set()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "--input", str(posts), "--format", "mnre",
+            [sys.executable, "-m", "mmkg.pipeline", "--input", str(posts), "--format", "mnre",
              "--image-dir", str(MNRE_DIR / "images"), "--data-dir", str(data), "--checkpoint", str(checkpoint),
              "--llm-base-url", server.base_url, "--llm-model", "m", "--llm-max-retries", "0"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

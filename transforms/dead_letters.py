@@ -7,7 +7,7 @@ import re
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.records import DeadLetter
+from mmkg.schemas.records import DeadLetter
 
 NAMESPACE = "mmkg"
 COUNTER_PREFIX = "dead_letter:"

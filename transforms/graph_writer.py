@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 
-from kg.cypher import (
+from mmkg.kg.cypher import (
     POST,
     RELATION_STATEMENTS,
     RELATION_TYPES,
@@ -30,9 +30,9 @@ from kg.cypher import (
     triple_row,
     write_rows,
 )
-from kg.schema import ensure_schema_at
-from kg.settings import GraphSettings
-from schemas.records import DeadLetter, Triple
+from mmkg.kg.schema import ensure_schema_at
+from mmkg.kg.settings import GraphSettings
+from mmkg.schemas.records import DeadLetter, Triple
 
 NAMESPACE = "mmkg"
 DEAD = "dead_letters"

@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
-from schemas.records import EntityPair, RelationScores
+from mmkg.schemas.records import EntityPair, RelationScores
 
 NAMESPACE = "mmkg"
 
@@ -35,7 +35,7 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
 
     def load_model(self):
         # Imported here so that building the graph (and `mmkg query`) does not import torch.
-        from models.predict import Guide
+        from mmkg.models.predict import Guide
 
         return Guide(self.checkpoint, self.device)
 

@@ -6,7 +6,7 @@ from typing import Optional, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.records import EntityMention, Post
+from mmkg.schemas.records import EntityMention, Post
 
 NAMESPACE = "mmkg"
 

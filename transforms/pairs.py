@@ -6,8 +6,8 @@ from typing import Iterable, List
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.records import EntityPair, Post
-from schemas.relations import allowed_type_pairs
+from mmkg.schemas.records import EntityPair, Post
+from mmkg.schemas.relations import allowed_type_pairs
 
 NAMESPACE = "mmkg"
 _ALLOWED = allowed_type_pairs()

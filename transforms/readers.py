@@ -15,10 +15,10 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 
-from schemas.arrow import POST_REQUIRED_FIELDS
-from schemas.records import DeadLetter
-from transforms.dead_letters import count_dead_letter
-from transforms.validation import (
+from mmkg.schemas.arrow import POST_REQUIRED_FIELDS
+from mmkg.schemas.records import DeadLetter
+from mmkg.transforms.dead_letters import count_dead_letter
+from mmkg.transforms.validation import (
     MnreInstance,
     ReadConfig,
     dead,

@@ -17,12 +17,12 @@ from typing import Iterable, Iterator, Optional, Sequence, Tuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from llm.client import LlmOutcome, Refiner
-from llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
-from llm.prompt import ImageDescriber, no_image_description
-from llm.settings import LlmSettings
-from schemas.records import RelationScores, Triple
-from schemas.relations import NO_RELATION, implied_types
+from mmkg.llm.client import LlmOutcome, Refiner
+from mmkg.llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
+from mmkg.llm.prompt import ImageDescriber, no_image_description
+from mmkg.llm.settings import LlmSettings
+from mmkg.schemas.records import RelationScores, Triple
+from mmkg.schemas.relations import NO_RELATION, implied_types
 
 _LOG = logging.getLogger("mmkg.llm")
 NS = "mmkg"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from schemas.arrow import TRIPLE_SCHEMA, triple_to_row
+from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
 
 
 class WriteTriplesParquet(beam.PTransform):

@@ -16,8 +16,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from schemas.records import AnnotatedPair, DeadLetter, EntityMention, ImageRef, Post
-from schemas.relations import ENTITY_TYPES, RELATIONS
+from mmkg.schemas.records import AnnotatedPair, DeadLetter, EntityMention, ImageRef, Post
+from mmkg.schemas.relations import ENTITY_TYPES, RELATIONS
 
 STAGE = "read"
 MAX_RAW_IN_DEAD_LETTER = 2000

@@ -44,7 +44,7 @@ def parquet_files(folder: pathlib.Path) -> dict:
     """Parquet inputs: good rows mixed with bad ones, files with the wrong schema, and a file that
     is not Parquet at all. Returns {file name: number of records it holds} (a file that cannot be
     read counts as one record)."""
-    from schemas.arrow import POST_SCHEMA
+    from mmkg.schemas.arrow import POST_SCHEMA
 
     def row(post_id, text, entities=None):
         return {"id": post_id, "text": text, "image": None, "image_id": None, "image_bytes": None, "entities": entities}

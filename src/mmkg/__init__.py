@@ -1,0 +1,5 @@
+"""mmkg: image-text posts to a multimodal knowledge graph.
+
+The subpackages live in the repository's top-level folders (``pipeline/``, ``transforms/``,
+``schemas/``, ``runners/``, ``models/``, ``kg/``, ``llm/``); setup.py maps them under this name.
+"""

@@ -30,7 +30,7 @@ from typing import List, Tuple
 
 from mmkg.kg import cypher, queries
 from mmkg.kg.schema import ensure_schema
-from mmkg.kg.settings import settings_from_values
+from mmkg.pipeline.options import graph_from_values
 from mmkg.schemas.records import Triple
 from mmkg.schemas.relations import RELATIONS, implied_types
 
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--neo4j-database", default=None)
     args = parser.parse_args()
 
-    explicit = settings_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
+    explicit = graph_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
     tmp = None
     store = None
     if explicit is None:

@@ -31,6 +31,7 @@ def one_run(n_pairs: int, batch: int, checkpoint, threads: int, images: bool) ->
 
     from mmkg.models.data import read_mnre
     from mmkg.schemas.records import ImageRef
+    from mmkg.schemas.settings import GuideSettings
     from mmkg.transforms.guide import GuideModelHandler, ScorePairs
 
     log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"guide-bench-{os.getpid()}.log")
@@ -52,7 +53,7 @@ def one_run(n_pairs: int, batch: int, checkpoint, threads: int, images: bool) ->
     start = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
         _ = (p | beam.Create(pairs, reshuffle=False)
-             | ScorePairs.with_handler(TimedHandler(checkpoint, "cpu", min_batch_size=batch, max_batch_size=batch))
+             | ScorePairs.with_handler(TimedHandler(GuideSettings(checkpoint, "cpu", batch_size=batch), min_batch_size=batch))
              | beam.Map(lambda s: None))
     seconds = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,4 +1,4 @@
-"""Where the graph lives and how to log in: from flags, else from NEO4J_* environment variables.
+"""Where the graph lives and how to log in (built from flags and NEO4J_* variables by pipeline.options).
 
 The settings object travels to Beam workers (it is pickled with the writing DoFn). A password
 read from this process's environment (``NEO4J_PASSWORD``) is left out of the pickle, so it never
@@ -8,16 +8,11 @@ the settings. The repr never shows a password, so neither a log line nor a trace
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Optional
 
-ENV_URI = "NEO4J_URI"
-ENV_USERNAME = "NEO4J_USERNAME"
-ENV_PASSWORD = "NEO4J_PASSWORD"
-ENV_DATABASE = "NEO4J_DATABASE"
 DEFAULT_USERNAME = "neo4j"
 
 
@@ -64,60 +59,7 @@ class GraphSettings:
         return {"database": self.database} if self.database else {}
 
 
-def settings_from_values(
-    uri: Optional[str],
-    username: Optional[str] = None,
-    database: Optional[str] = None,
-    env: Optional[Mapping[str, str]] = None,
-) -> Optional[GraphSettings]:
-    """Settings for an explicit server, flags first, then the environment.
-
-    Returns None when no URI is configured anywhere: the caller then uses the embedded store.
-    The password is only ever read from the environment (a flag would show it in `ps`).
-    """
-    env = os.environ if env is None else env
-    uri = uri or env.get(ENV_URI)
-    if not uri:
-        return None
-    return GraphSettings(
-        uri=uri,
-        username=username or env.get(ENV_USERNAME) or DEFAULT_USERNAME,
-        password=env.get(ENV_PASSWORD, ""),
-        database=database or env.get(ENV_DATABASE) or None,
-        password_env=ENV_PASSWORD if env is os.environ else None,
-    )
-
-
 def _unpickle(fields: dict) -> GraphSettings:
     if "password" not in fields:
         fields = dict(fields, password=os.environ.get(fields["password_env"], ""))
     return GraphSettings(**fields)
-
-
-def settings_from_options(opts: Any, env: Optional[Mapping[str, str]] = None) -> Optional[GraphSettings]:
-    """Settings from :class:`pipeline.options.MmkgOptions` (or any object with the same names)."""
-    return settings_from_values(
-        getattr(opts, "neo4j_uri", None),
-        getattr(opts, "neo4j_username", None),
-        getattr(opts, "neo4j_database", None),
-        env,
-    )
-
-
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
-    """The graph flags of `mmkg run`, for commands that only talk to the graph."""
-    parser.add_argument(
-        "--data-dir",
-        dest="data_dir",
-        default="./mmkg-data",
-        help="where the embedded graph store lives (used when no Neo4j URI is given)",
-    )
-    parser.add_argument(
-        "--neo4j-uri", dest="neo4j_uri", default=None, help=f"bolt:// or neo4j:// URI; {ENV_URI}"
-    )
-    parser.add_argument(
-        "--neo4j-username", dest="neo4j_username", default=None, help=f"{ENV_USERNAME}; default neo4j"
-    )
-    parser.add_argument(
-        "--neo4j-database", dest="neo4j_database", default=None, help=f"{ENV_DATABASE}"
-    )

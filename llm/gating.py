@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from mmkg.llm.settings import LlmSettings
 from mmkg.schemas.records import RelationScores
 from mmkg.schemas.relations import NO_RELATION
 
@@ -182,3 +183,29 @@ def save_gating(checkpoint_dir: Optional[str], gating: Gating, report: Optional[
         f.write("\n")
     os.replace(tmp, path)
     return path
+
+
+# --- what stage 2 does in a run -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage2:
+    """Stage 2 of a run, decided once by :func:`plan_stage2` before any server starts: ``llm``
+    None means the guide decides every pair, for ``off_reason``."""
+
+    llm: Optional[LlmSettings] = None
+    gating: Optional[Gating] = None
+    off_reason: str = "llm off"
+
+
+def plan_stage2(llm: Optional[LlmSettings], checkpoint_dir: Optional[str], gating: Optional[Gating] = None) -> Stage2:
+    """The gate calibrated for ``llm``'s model in ``checkpoint_dir`` (or ``gating``); a gate that
+    never opens turns the LLM off, so that no server is started for it and no pair waits on it."""
+    if llm is None:
+        return Stage2()
+    gating = gating or load_gating(checkpoint_dir, llm.expected_model)
+    if gating.never:
+        _LOG.info("the calibrated gate for %s is closed (%s): the guide decides every pair, no LLM is "
+                  "started or asked", llm.expected_model, gating.source)
+        return Stage2(off_reason=f"llm gate closed for {gating.llm_model or 'the embedded model'}")
+    return Stage2(llm, gating)

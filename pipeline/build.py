@@ -1,5 +1,5 @@
-"""Builds the mmkg Beam graph from options. Nothing here starts servers or reads files: the
-caller (pipeline.run) has already resolved the graph store and the LLM endpoint."""
+"""Builds the mmkg Beam graph from a run's settings. Nothing here starts servers or reads files:
+the caller (pipeline.run) has already resolved the graph store and the LLM endpoint."""
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -7,38 +7,36 @@ from typing import Dict, Optional
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from mmkg.pipeline.options import MmkgOptions, output_prefix
+from mmkg.kg.settings import GraphSettings
+from mmkg.llm.gating import Stage2
+from mmkg.pipeline.options import RunSettings
 from mmkg.schemas.arrow import PAIR_SCHEMA, pair_to_row
 from mmkg.transforms.dead_letters import WriteDeadLetters
+from mmkg.transforms.graph_writer import WriteGraph
+from mmkg.transforms.guide import ScorePairs
 from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
-from mmkg.transforms.readers import DEAD, POSTS, ReadPosts, read_config_from_options
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
+from mmkg.transforms.refine import Decide
 from mmkg.transforms.triple_sink import WriteTriplesParquet
 
 
 def build(
     p: beam.Pipeline,
-    opts: MmkgOptions,
-    graph=None,
-    llm=None,
-    llm_off_reason: str = "llm off",
+    settings: RunSettings,
+    graph: Optional[GraphSettings] = None,
+    stage2: Stage2 = Stage2(),
 ) -> Dict[str, PCollection]:
     """Adds the whole job to ``p``; returns the main PCollections (for tests and callers).
 
-    ``graph`` (kg.settings.GraphSettings) None writes no graph; ``llm`` (llm.settings.LlmSettings)
-    None lets the guide decide every pair.
+    ``graph`` None writes no graph; ``stage2`` (its LLM resolved to a reachable endpoint) says
+    which pairs the LLM decides; by default the guide decides every pair.
     """
-    # Late imports: the stages pull in torch and the LLM client, which `build` callers that only
-    # read posts (benchmarks, tests of the readers) should not pay for.
-    from mmkg.transforms.graph_writer import WriteGraph
-    from mmkg.transforms.guide import ScorePairs
-    from mmkg.transforms.refine import Decide
-
-    if not opts.input:
+    if not settings.input:
         raise ValueError("--input is required")
-    prefix = output_prefix(opts)
-    read = p | "ReadPosts" >> ReadPosts(opts.input, opts.input_format, read_config_from_options(opts))
-    posts = read[POSTS] | "DetectEntities" >> beam.ParDo(DetectEntities(opts.ner_model))
+    prefix = settings.output_prefix
+    read = p | "ReadPosts" >> ReadPosts(settings.input, settings.input_format, settings.read)
+    posts = read[POSTS] | "DetectEntities" >> beam.ParDo(DetectEntities(settings.ner))
     pairs = posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs())
     dead_letters = [read[DEAD]]
 
@@ -47,19 +45,14 @@ def build(
         | "PairRows" >> beam.Map(pair_to_row)
         | "WritePairs" >> beam.io.WriteToParquet(prefix + "pairs", PAIR_SCHEMA, file_name_suffix=".parquet")
     )
-    scores = pairs | "Guide" >> ScorePairs(
-        checkpoint=opts.checkpoint,
-        device=opts.device,
-        max_batch_size=opts.guide_batch_size,
-        top_k=opts.top_k,
-    )
+    scores = pairs | "Guide" >> ScorePairs(settings.guide)
     triples = scores | "Decide" >> Decide(
-        llm, checkpoint=opts.checkpoint, top_k=opts.top_k, off_reason=llm_off_reason
+        stage2.llm, gating=stage2.gating, top_k=settings.guide.top_k, off_reason=stage2.off_reason
     )
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     if graph is not None:
         written = {"posts": posts, "triples": triples} | "WriteGraph" >> WriteGraph(
-            graph, batch_size=opts.graph_batch_size
+            graph, batch_size=settings.graph_batch_size
         )
         dead_letters.append(written["dead_letters"])
 

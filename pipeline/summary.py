@@ -5,7 +5,7 @@ from typing import Dict
 
 from apache_beam.metrics.metric import MetricsFilter
 
-from mmkg.pipeline.options import output_prefix
+from mmkg.pipeline.options import RunSettings
 from mmkg.transforms.dead_letters import COUNTER_PREFIX
 
 NAMESPACE = "mmkg"
@@ -21,7 +21,7 @@ def metrics_summary(result) -> Dict[str, int]:
     return out
 
 
-def format_summary(counters: Dict[str, int], opts, graph_uri=None, llm_endpoint=None) -> str:
+def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=None, llm_endpoint=None) -> str:
     get = lambda k: counters.get(k, 0)  # noqa: E731
     lines = [
         "",
@@ -49,14 +49,14 @@ def format_summary(counters: Dict[str, int], opts, graph_uri=None, llm_endpoint=
         lines.append(
             f"  graph rows written  {get('graph_rows_written')}  in {get('graph_batches')} transactions"
         )
-    lines.append(f"  outputs             {output_prefix(opts)}  (pairs, triples: Parquet; dead letters: JSONL)")
+    lines.append(f"  outputs             {settings.output_prefix}  (pairs, triples: Parquet; dead letters: JSONL)")
     if llm_endpoint:
         lines.append(f"  LLM endpoint        {llm_endpoint}")
     if graph_uri:
-        embedded = not (getattr(opts, "neo4j_uri", None))
-        where = f"embedded store in {opts.data_dir}" if embedded else graph_uri
+        embedded = settings.uses_embedded_graph
+        where = f"embedded store in {settings.data_dir}" if embedded else graph_uri
         lines.append(f"  graph               {where}")
-        data_flag = f" --data-dir {opts.data_dir}" if embedded else ""
+        data_flag = f" --data-dir {settings.data_dir}" if embedded else ""
         lines.append(f"  query it            mmkg query stats{data_flag}")
         lines.append(f"                      mmkg query entity NAME{data_flag}")
         lines.append(f"                      mmkg query show NAME --html graph.html{data_flag}")

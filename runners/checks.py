@@ -8,22 +8,30 @@ that ``mmkg run`` would start beside the driver, so those must be given as URLs 
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
-from typing import Optional, Tuple
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Optional
 
 from apache_beam.options.pipeline_options import (
     DirectOptions,
     FlinkRunnerOptions,
+    GoogleCloudOptions,
     PipelineOptions,
     PortableOptions,
     SparkRunnerOptions,
     StandardOptions,
+    TestOptions,
 )
 
-from mmkg.pipeline.options import MmkgOptions, resolved_llm_base_url, resolved_neo4j_uri
+from mmkg.runners.dataflow import validate_dataflow_options
+from mmkg.runners.flink import validate_flink_options
+from mmkg.runners.primitives import (
+    EMBEDDED_CLUSTERS,
+    RunnerConfigError,
+    check_reachable,
+    is_loopback_host,
+    split_host_port,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -42,18 +50,9 @@ LOCAL_RUNNERS = frozenset(
 # Runners that hand the job to a job service and run SDK workers where its environment says.
 PORTABLE_RUNNERS = frozenset({"PortableRunner", "FlinkRunner", "SparkRunner"})
 DATAFLOW_RUNNERS = frozenset({"DataflowRunner", "TestDataflowRunner"})
-# Flink's and Spark's "start a cluster inside the job server" addresses.
-EMBEDDED_CLUSTERS = frozenset({"[local]", "[auto]"})
-
-CONNECT_TIMEOUT_S = 3.0
-
 _KNOWN_RUNNERS = {
     path.rsplit(".", 1)[-1].lower(): path.rsplit(".", 1)[-1] for path in StandardOptions.ALL_KNOWN_RUNNERS
 }
-
-
-class RunnerConfigError(ValueError):
-    """The options cannot work with the chosen runner; the message says what to change."""
 
 
 def runner_name(options: PipelineOptions) -> str:
@@ -66,26 +65,6 @@ def runner_name(options: PipelineOptions) -> str:
         # Beam accepts "direct", "flink", "dataflow"... in any case, as it does here.
         return _KNOWN_RUNNERS.get(name.lower(), _KNOWN_RUNNERS.get(name.lower() + "runner", name))
     return runner.__name__ if isinstance(runner, type) else type(runner).__name__
-
-
-def split_host_port(address: str) -> Tuple[str, Optional[int]]:
-    """``host:port``, ``http://host:port/``, ``[::1]:8099`` -> (host, port or None)."""
-    text = address.strip()
-    parts = urlsplit(text if "://" in text else "//" + text)
-    try:
-        port = parts.port
-    except ValueError:
-        raise RunnerConfigError(f"{address!r} has an invalid port") from None
-    return parts.hostname or "", port
-
-
-def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _environment_type(options: PipelineOptions) -> str:
@@ -115,22 +94,6 @@ def is_local_run(options: PipelineOptions) -> bool:
     return env == "LOOPBACK" or (embedded and not env)
 
 
-def check_reachable(address: str, what: str, default_port: Optional[int] = None) -> None:
-    """Fails fast with a clear message when nothing listens at ``address``."""
-    host, port = split_host_port(address)
-    port = port or default_port
-    if not host or not port:
-        raise RunnerConfigError(f"{what} {address!r} must be HOST:PORT")
-    try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as e:
-        raise RunnerConfigError(
-            f"cannot reach {what} at {host}:{port} ({e.strerror or e}). Is it running, and is "
-            f"the address right?"
-        ) from None
-
-
 def _check_portable(options: PipelineOptions) -> None:
     endpoint = options.view_as(PortableOptions).job_endpoint
     if not endpoint:
@@ -148,24 +111,24 @@ def _check_runner_specific(options: PipelineOptions) -> None:
     if name == "PortableRunner":
         _check_portable(options)
     elif name == "FlinkRunner":
-        from mmkg.runners.flink import validate_flink_options
-
         validate_flink_options(options)
     elif name in DATAFLOW_RUNNERS:
-        from mmkg.runners.dataflow import validate_dataflow_options
-
         validate_dataflow_options(options)
 
 
-def _check_services_reachable_from_workers(options: PipelineOptions, name: str) -> None:
+@dataclass(frozen=True)
+class WorkerServices:
+    """The servers a run's workers talk to: given by address, or embedded in this process."""
+
+    graph_uri: Optional[str] = None  # an explicit graph server the run writes to
+    llm_base_url: Optional[str] = None  # an explicit LLM endpoint the run asks
+    embedded_graph: bool = False  # the run would start the embedded graph store here
+    embedded_llm: bool = False  # the run would start the embedded LLM server here
+
+
+def _check_services_reachable_from_workers(services: WorkerServices, name: str) -> None:
     """A URL on 127.0.0.1 means "this machine" to the driver and "the worker itself" to a worker."""
-    opts = options.view_as(MmkgOptions)
-    wanted = []
-    if not opts.no_graph:
-        wanted.append(("--neo4j-uri", resolved_neo4j_uri(opts)))
-    if (opts.llm or "").lower() != "none":
-        wanted.append(("--llm-base-url", resolved_llm_base_url(opts)))
-    for flag, url in wanted:
+    for flag, url in (("--neo4j-uri", services.graph_uri), ("--llm-base-url", services.llm_base_url)):
         if url and is_loopback_host(split_host_port(url)[0]):
             raise RunnerConfigError(
                 f"{flag} {url} points at this machine, but {name} runs the pipeline on other "
@@ -174,22 +137,19 @@ def _check_services_reachable_from_workers(options: PipelineOptions, name: str) 
             )
 
 
-def validate_runner_options(
-    options: PipelineOptions, uses_embedded_graph: bool, uses_embedded_llm: bool
-) -> None:
+def validate_runner_options(options: PipelineOptions, services: WorkerServices) -> None:
     """Raises :class:`RunnerConfigError` when the run cannot work as configured.
 
-    Call it before starting any embedded server. ``uses_embedded_graph``/``uses_embedded_llm``
-    say whether the run would start the embedded graph store / LLM server on this machine.
+    Call it before starting any embedded server.
     """
     if is_local_run(options):
         _check_runner_specific(options)
         return
     name = runner_name(options)
     missing = []
-    if uses_embedded_graph:
+    if services.embedded_graph:
         missing.append("the graph store: pass --neo4j-uri=bolt://HOST:7687 (or --no-graph)")
-    if uses_embedded_llm:
+    if services.embedded_llm:
         missing.append(
             "the LLM: pass --llm-base-url=http://HOST:PORT/v1 of an OpenAI-compatible server "
             "(or --llm none)"
@@ -202,7 +162,7 @@ def validate_runner_options(
             + ". (Embedded servers work with DirectRunner, or a portable runner with "
             "--environment_type=LOOPBACK on this machine.)"
         )
-    _check_services_reachable_from_workers(options, name)
+    _check_services_reachable_from_workers(services, name)
     _check_runner_specific(options)
 
 
@@ -226,19 +186,15 @@ def use_multiprocess_runner(options: PipelineOptions) -> None:
     options.view_as(StandardOptions).runner = "FnApiRunner"
 
 
-def prepare_runner_options(
-    options: PipelineOptions, uses_embedded_graph: bool, uses_embedded_llm: bool
-) -> None:
+def prepare_runner_options(options: PipelineOptions, services: WorkerServices) -> None:
     """:func:`validate_runner_options`, then the local-runner choice above."""
-    validate_runner_options(options, uses_embedded_graph, uses_embedded_llm)
+    validate_runner_options(options, services)
     use_multiprocess_runner(options)
 
 
 def submits_only(options: PipelineOptions) -> bool:
     """True when ``run()`` only builds or submits the job (Dataflow dry run or template
     creation): there is nothing to wait for and no metrics to read."""
-    from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
-
     return bool(
         options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location
     )

@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
 
-from mmkg.runners.checks import RunnerConfigError
+from mmkg.runners.primitives import RunnerConfigError
 
 DEFAULT_GPU_MACHINE = "n1-standard-8"
 # An endpoint on localhost tells Beam it is not talking to the Dataflow service, so it does not
@@ -94,7 +94,7 @@ def _is_local_template(gcp: GoogleCloudOptions) -> bool:
 
 
 def validate_dataflow_options(options: PipelineOptions) -> None:
-    """Raises :class:`~runners.checks.RunnerConfigError` for a Dataflow job that cannot start."""
+    """Raises :class:`~runners.primitives.RunnerConfigError` for a Dataflow job that cannot start."""
     if not gcp_extra_installed():
         raise RunnerConfigError(
             "DataflowRunner needs the Google Cloud libraries: "

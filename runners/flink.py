@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, PortableOptions
 
-from mmkg.runners.checks import EMBEDDED_CLUSTERS, RunnerConfigError, check_reachable, is_loopback_host, split_host_port
+from mmkg.runners.primitives import EMBEDDED_CLUSTERS, RunnerConfigError, check_reachable, is_loopback_host, split_host_port
 
 _LOG = logging.getLogger(__name__)
 FLINK_VERSIONS = tuple(FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS)
@@ -76,7 +76,7 @@ def _check_environment(options: PipelineOptions, env: str) -> None:
 
 
 def validate_flink_options(options: PipelineOptions) -> None:
-    """Raises :class:`~runners.checks.RunnerConfigError` for a Flink run that cannot start."""
+    """Raises :class:`~runners.primitives.RunnerConfigError` for a Flink run that cannot start."""
     flink = options.view_as(FlinkRunnerOptions)
     env = (options.view_as(PortableOptions).environment_type or "").upper()
     _check_environment(options, env)

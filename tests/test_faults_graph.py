@@ -23,7 +23,8 @@ import pytest
 
 from mmkg.kg import queries
 from mmkg.kg.embedded import EmbeddedGraphStore
-from mmkg.kg.settings import ENV_PASSWORD, GraphSettings
+from mmkg.kg.settings import GraphSettings
+from mmkg.pipeline.options import ENV_NEO4J_PASSWORD as ENV_PASSWORD
 from tests.beam_util import run_and_collect
 from tests.conftest import REPO
 from tests.test_graph_write import mnre_sample
@@ -184,11 +185,11 @@ def test_restart_within_the_retry_window_costs_only_time(store, reference):
 def _write_worker(path: str) -> None:
     """Entry point of a writer process: WriteGraph over the posts and triples pickled at ``path``,
     to the server named by NEO4J_URI with the password in NEO4J_PASSWORD."""
-    from mmkg.kg.settings import settings_from_values
+    from mmkg.pipeline.options import graph_from_values
 
     with open(path, "rb") as f:
         posts, triples = pickle.load(f)
-    dead = write(settings_from_values(None), posts, triples)
+    dead = write(graph_from_values(None), posts, triples)
     print(f"written {len(posts)} posts, {len(triples)} triples, {len(dead)} dead letters", flush=True)
 
 

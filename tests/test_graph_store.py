@@ -12,21 +12,21 @@ import textwrap
 import pytest
 
 from mmkg.kg.embedded import EmbeddedGraphStore, StoreBusyError
-from mmkg.kg.settings import settings_from_options, settings_from_values
+from mmkg.pipeline.options import graph_from_options, graph_from_values
 from tests.conftest import REPO
 
 
 def test_settings_come_from_flags_then_env_and_never_show_the_password():
     env = {"NEO4J_URI": "bolt://db:7687", "NEO4J_USERNAME": "u", "NEO4J_PASSWORD": "s3cret-pw", "NEO4J_DATABASE": "kg"}
-    s = settings_from_values(None, None, None, env)
+    s = graph_from_values(None, None, None, env)
     assert (s.uri, s.username, s.password, s.database) == ("bolt://db:7687", "u", "s3cret-pw", "kg")
-    assert settings_from_values("bolt://other:1", "v", None, env).uri == "bolt://other:1"
-    assert settings_from_values(None, None, None, {}) is None  # -> the embedded store
+    assert graph_from_values("bolt://other:1", "v", None, env).uri == "bolt://other:1"
+    assert graph_from_values(None, None, None, {}) is None  # -> the embedded store
 
     class Opts:
         neo4j_uri, neo4j_username, neo4j_database = "neo4j://x:7687", None, None
 
-    assert settings_from_options(Opts(), env).username == "u"
+    assert graph_from_options(Opts(), env).username == "u"
     for text in (repr(s), str(s), f"{s}", repr([s]), repr(pickle.loads(pickle.dumps(s)))):
         assert "s3cret-pw" not in text
     assert pickle.loads(pickle.dumps(s)) == s  # what a Beam worker in another process receives

@@ -14,6 +14,7 @@ from mmkg.schemas.records import ImageRef, RelationScores
 from mmkg.schemas.relations import RELATIONS
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR
+from mmkg.schemas.settings import GuideSettings
 from mmkg.transforms.guide import ScorePairs
 
 pytestmark = pytest.mark.skipif(
@@ -48,7 +49,7 @@ def _check(scores, pairs, top_k):
 
 def test_score_pairs_in_process_counts_and_batches(pairs):
     with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
-        scores = p | beam.Create(pairs) | ScorePairs(device="cpu", min_batch_size=2, max_batch_size=4, top_k=3)
+        scores = p | beam.Create(pairs) | ScorePairs(GuideSettings(device="cpu", batch_size=4, top_k=3), min_batch_size=2)
         assert_that(scores, lambda got: _check(got, pairs, 3))
     counters = p.result.metrics().query(beam.metrics.MetricsFilter().with_name("pairs_scored"))["counters"]
     assert sum(c.committed for c in counters) == len(pairs)
@@ -56,5 +57,5 @@ def test_score_pairs_in_process_counts_and_batches(pairs):
 
 def test_score_pairs_multi_process_direct_runner(pairs):
     argv = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
-    out = run_and_collect(lambda p: {"scores": p | beam.Create(pairs) | ScorePairs(None, "cpu", 1, 8, 5)}, argv)
+    out = run_and_collect(lambda p: {"scores": p | beam.Create(pairs) | ScorePairs(GuideSettings(device="cpu", batch_size=8, top_k=5))}, argv)
     _check(out["scores"], pairs, 5)

@@ -106,7 +106,7 @@ def test_image_path_changes_scores_only_when_trained_on_images(tmp_path, tiny_ru
 
 
 def test_evaluate_cli_prints_one_json_object(tiny_run, capsys):
-    from mmkg.models import evaluate
+    from mmkg.pipeline import evaluate
 
     assert evaluate.main(["--split", VAL, "--checkpoint", str(tiny_run), "--limit", "20", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

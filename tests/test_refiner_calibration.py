@@ -1,7 +1,7 @@
 """Calibration's search over gates and policies, on hand-built guide scores and LLM outcomes."""
-from mmkg.llm.calibration import choose, pairs_to_ask, search, two_fold
+from mmkg.pipeline.calibration import choose, pairs_to_ask, search, two_fold
 from mmkg.llm.client import LlmOutcome
-from mmkg.llm.evaluation import report_for
+from mmkg.pipeline.evaluation import report_for
 from tests.fixtures_llm import make_scores
 
 REL, OTHER = "/per/org/member_of", "/per/per/peer"
@@ -72,20 +72,18 @@ def test_choose_keeps_the_gate_closed_when_the_gain_does_not_hold_out():
 
 
 def test_evaluate_with_llm_reports_both_scores_and_costs(fault_server, tmp_path):
-    import argparse
-
-    from mmkg.llm.evaluation import evaluate_with_llm, format_llm_report
     from mmkg.llm.gating import Gating
+    from mmkg.llm.settings import LlmSettings
+    from mmkg.pipeline.evaluation import evaluate_with_llm, format_llm_report
 
     scores = split()  # the LLM server replies None: drops the guide's 6 wrong OTHER predictions
-    opts = argparse.Namespace(llm="remote", llm_base_url=fault_server.base_url, llm_model="m",
-                              llm_api_key_env="NO_SUCH_VAR", llm_concurrency=2, llm_timeout=5.0,
-                              llm_max_retries=0, llm_budget=100, data_dir=str(tmp_path), checkpoint=None, top_k=3)
+    opts = LlmSettings(base_url=fault_server.base_url, model="m", api_key_env="NO_SUCH_VAR", concurrency=2,
+                       timeout_s=5.0, max_retries=0, budget=100, cache_path=str(tmp_path / "c.sqlite3"), run_id="r")
     gate = Gating(0.5, 0.0, 0.0, True, llm_model="m")
-    report = evaluate_with_llm(scores, opts, gating=gate, progress=False)
+    report = evaluate_with_llm(scores, opts, top_k=3, gating=gate, progress=False)
     assert report["sent_to_llm"] == 6 and report["calls"] == 6 and abs(report["share_sent"] - 0.3) < 1e-9
     assert report["guide_llm"]["precision"] == 1.0 > report["guide"]["precision"]
     assert report["decided_by"] == {"guide": 14, "llm": 6} and report["prompt_tokens_spent"] == 6
     assert "guide+LLM" in format_llm_report(report)
-    again = evaluate_with_llm(scores, opts, gating=gate, progress=False)  # from the cache
+    again = evaluate_with_llm(scores, opts, top_k=3, gating=gate, progress=False)  # from the cache
     assert again["calls"] == 0 and again["cache_hits"] == 6 and len(fault_server.requests) == 6

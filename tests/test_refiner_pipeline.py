@@ -6,7 +6,7 @@ import uuid
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.llm.gating import Gating
+from mmkg.llm.gating import Gating, plan_stage2
 from mmkg.llm.settings import LlmSettings
 from tests.fixtures_llm import make_scores
 from mmkg.transforms.refine import Decide
@@ -81,5 +81,7 @@ def test_llm_none_and_closed_gate_keep_the_guide(tmp_path):
     assert "pairs_to_llm" not in counters and counters["triples"] == 3
     closed = Gating(0.0, 0.0, 1.0, False, llm_model="m", source="calibrated")
     s = LlmSettings(base_url="http://127.0.0.1:9/v1", model="m", cache_path=None)
-    triples, _ = run_decide(UNSURE, Decide(s, gating=closed), tmp_path)
+    plan = plan_stage2(s, None, gating=closed)
+    assert plan.llm is None  # a closed gate turns the LLM off: no server is started for it
+    triples, _ = run_decide(UNSURE, Decide(plan.llm, gating=plan.gating, off_reason=plan.off_reason), tmp_path)
     assert {t.decided_by for t in triples} == {"guide"} and all("gate closed" in t.reason for t in triples)

@@ -13,8 +13,10 @@ from mmkg.runners.checks import (
     is_local_run,
     prepare_runner_options,
     runner_name,
+    WorkerServices,
     validate_runner_options,
 )
+from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.runners.flink import flink_args, validate_flink_options
 
 
@@ -64,7 +66,7 @@ def test_runner_names_are_canonical():
 
 
 def test_local_runs_may_use_the_embedded_servers():
-    validate_runner_options(PipelineOptions([]), uses_embedded_graph=True, uses_embedded_llm=True)
+    validate_runner_options(PipelineOptions([]), WorkerServices(embedded_graph=True, embedded_llm=True))
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,7 @@ def test_local_runs_may_use_the_embedded_servers():
 def test_distributed_runs_refuse_the_embedded_servers(graph, llm, wanted, not_wanted):
     options = PipelineOptions(["--runner=FlinkRunner", "--flink_master=flink.example.com:8081"])
     with pytest.raises(RunnerConfigError) as e:
-        validate_runner_options(options, uses_embedded_graph=graph, uses_embedded_llm=llm)
+        validate_runner_options(options, WorkerServices(embedded_graph=graph, embedded_llm=llm))
     message = str(e.value)
     assert message.startswith("FlinkRunner runs the pipeline on workers")
     assert all(w in message for w in wanted) and not any(n in message for n in not_wanted)
@@ -89,17 +91,17 @@ def test_distributed_runs_refuse_service_urls_on_this_machine():
         ["--runner=FlinkRunner", "--flink_master=flink.example.com:8081", "--neo4j-uri=bolt://127.0.0.1:7687", "--llm", "none"]
     )
     with pytest.raises(RunnerConfigError, match=r"--neo4j-uri bolt://127.0.0.1:7687 points at this machine"):
-        validate_runner_options(options, uses_embedded_graph=False, uses_embedded_llm=False)
+        validate_runner_options(options, settings_from_options(options.view_as(MmkgOptions)).services)
 
 
 def test_portable_runner_needs_a_reachable_job_endpoint(closed_port):
     with pytest.raises(RunnerConfigError, match="needs --job_endpoint"):
-        validate_runner_options(PipelineOptions(["--runner=PortableRunner"]), False, False)
+        validate_runner_options(PipelineOptions(["--runner=PortableRunner"]), WorkerServices())
     options = PipelineOptions(
         ["--runner=PortableRunner", f"--job_endpoint=127.0.0.1:{closed_port}", "--environment_type=LOOPBACK"]
     )
     with pytest.raises(RunnerConfigError, match=rf"cannot reach the Beam job service .* at 127.0.0.1:{closed_port}"):
-        validate_runner_options(options, True, True)
+        validate_runner_options(options, WorkerServices(embedded_graph=True, embedded_llm=True))
 
 
 def test_flink_needs_flink_master():
@@ -110,14 +112,14 @@ def test_flink_needs_flink_master():
 def test_flink_master_must_be_reachable(closed_port):
     options = PipelineOptions(flink_args(f"127.0.0.1:{closed_port}"))
     with pytest.raises(RunnerConfigError, match=rf"cannot reach the Flink JobManager .* at 127.0.0.1:{closed_port}"):
-        validate_runner_options(options, False, False)
+        validate_runner_options(options, WorkerServices())
 
 
 def test_flink_with_a_running_job_server_checks_that_it_answers(listening_port, closed_port):
     base = ["--runner=FlinkRunner", "--environment_type=DOCKER", "--no-graph", "--llm", "none"]
-    validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{listening_port}"]), False, False)
+    validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{listening_port}"]), WorkerServices())
     with pytest.raises(RunnerConfigError, match=rf"cannot reach the Flink job server .* at 127.0.0.1:{closed_port}"):
-        validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{closed_port}"]), False, False)
+        validate_runner_options(PipelineOptions(base + [f"--job_endpoint=127.0.0.1:{closed_port}"]), WorkerServices())
 
 
 def flink_options(port, tmp_path, *extra):
@@ -132,7 +134,7 @@ def flink_options(port, tmp_path, *extra):
 def test_flink_options_built_by_the_wrapper_pass(listening_port, tmp_path):
     options = flink_options(listening_port, tmp_path)
     assert options.view_as(StandardOptions).runner == "FlinkRunner"
-    validate_runner_options(options, uses_embedded_graph=False, uses_embedded_llm=False)
+    validate_runner_options(options, WorkerServices(embedded_graph=False, embedded_llm=False))
 
 
 @pytest.mark.parametrize(
@@ -146,13 +148,13 @@ def test_flink_options_built_by_the_wrapper_pass(listening_port, tmp_path):
 )
 def test_flink_refuses_unusable_settings(listening_port, tmp_path, extra, error):
     with pytest.raises(RunnerConfigError, match=error):
-        validate_runner_options(flink_options(listening_port, tmp_path, *extra), False, False)
+        validate_runner_options(flink_options(listening_port, tmp_path, *extra), WorkerServices())
 
 
 def test_direct_runs_use_the_fn_api_runner():
     options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
-    prepare_runner_options(options, uses_embedded_graph=True, uses_embedded_llm=True)
+    prepare_runner_options(options, WorkerServices(embedded_graph=True, embedded_llm=True))
     assert options.view_as(StandardOptions).runner == "FnApiRunner"
     single = PipelineOptions([])
-    prepare_runner_options(single, True, True)
+    prepare_runner_options(single, WorkerServices(embedded_graph=True, embedded_llm=True))
     assert single.view_as(StandardOptions).runner == "FnApiRunner"  # not Prism: its worker pool listens on [::]

@@ -12,8 +12,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineState
 
 from mmkg.pipeline.build import build
-from mmkg.pipeline.options import MmkgOptions
-from mmkg.runners.checks import RunnerConfigError, validate_runner_options
+from mmkg.pipeline.options import MmkgOptions, settings_from_options
+from mmkg.runners.checks import RunnerConfigError, WorkerServices, validate_runner_options
 from mmkg.runners.dataflow import dataflow_args, gcp_extra_installed, local_template_args
 
 pytestmark = pytest.mark.skipif(
@@ -28,6 +28,7 @@ MMKG_FLAGS = [
     "--output=gs://mmkg-test/out/",
     "--neo4j-uri=bolt://graph.example.com:7687",
     "--llm-base-url=http://llm.example.com:8000/v1",
+    "--llm-model=test-model",
 ]
 STAGES = ("ReadPosts", "DetectEntities", "EnumeratePairs", "WriteDeadLetters")
 
@@ -41,13 +42,13 @@ def job_options(*extra) -> PipelineOptions:
         gpu_type="nvidia-tesla-t4",
     )
     options = PipelineOptions(args + MMKG_FLAGS + list(extra))
-    validate_runner_options(options, uses_embedded_graph=False, uses_embedded_llm=False)
+    validate_runner_options(options, settings_from_options(options.view_as(MmkgOptions)).services)
     return options
 
 
 def run_job(options):
     p = beam.Pipeline(options=options)
-    build(p, options.view_as(MmkgOptions))
+    build(p, settings_from_options(options.view_as(MmkgOptions)))
     return p.run()
 
 
@@ -113,7 +114,7 @@ def test_refuses_the_embedded_servers_on_dataflow():
         + ["--input=gs://mmkg-test/posts/*.jsonl"]
     )
     with pytest.raises(RunnerConfigError) as e:
-        validate_runner_options(options, uses_embedded_graph=True, uses_embedded_llm=True)
+        validate_runner_options(options, WorkerServices(embedded_graph=True, embedded_llm=True))
     assert "--neo4j-uri" in str(e.value) and "--llm-base-url" in str(e.value)
 
 
@@ -132,4 +133,4 @@ def test_refuses_the_embedded_servers_on_dataflow():
 def test_refuses_incomplete_dataflow_options(argv, error):
     options = PipelineOptions(["--runner=DataflowRunner", "--no-graph", "--llm", "none", *argv])
     with pytest.raises(RunnerConfigError, match=error):
-        validate_runner_options(options, uses_embedded_graph=False, uses_embedded_llm=False)
+        validate_runner_options(options, WorkerServices(embedded_graph=False, embedded_llm=False))

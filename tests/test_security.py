@@ -27,11 +27,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from mmkg.kg import cypher, queries
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.kg.schema import schema_statements
-from mmkg.kg.settings import settings_from_options
 from mmkg.llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
 from mmkg.llm.prompt import candidate_labels
-from mmkg.llm.settings import llm_settings_from_options
-from mmkg.pipeline.options import MmkgOptions
+from mmkg.pipeline.options import MmkgOptions, graph_from_options, llm_from_options
 from mmkg.schemas.records import EntityMention, ImageRef, Post
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR, REPO
@@ -86,7 +84,7 @@ def test_hostile_names_and_labels_cannot_change_the_cypher_or_the_graph(empty_gr
         records.append(obeyed("", name, f"Acme {name}", reply, post_id))
         posts.append(Post(post_id, records[-1].pair.text, image=ImageRef(name, path=name),
                           entities=(EntityMention(name, 0, len(name), "PER"),), source=name))
-    llm = llm_settings_from_options(PipelineOptions(["--llm", "remote", "--llm-base-url", llm_faults.base_url,
+    llm = llm_from_options(PipelineOptions(["--llm", "remote", "--llm-base-url", llm_faults.base_url,
                                                      "--llm-model", "m", "--data-dir", str(tmp_path)]).view_as(MmkgOptions))
     caplog.set_level(logging.DEBUG, logger="neo4j")
 
@@ -153,7 +151,7 @@ REPLIES = {
 
 def test_the_llm_answer_can_only_be_a_candidate_label(llm_faults, tmp_path):
     records = [obeyed(f"post {i}.", "Ann", "Acme Corp", reply, f"r{i:02d}") for i, reply in enumerate(REPLIES)]
-    llm = llm_settings_from_options(PipelineOptions(["--llm", "remote", "--llm-base-url", llm_faults.base_url,
+    llm = llm_from_options(PipelineOptions(["--llm", "remote", "--llm-base-url", llm_faults.base_url,
                                                      "--llm-model", "m", "--data-dir", str(tmp_path)]).view_as(MmkgOptions))
     triples = run_and_collect(lambda p: {"t": p | beam.Create(records) | Decide(llm, gating=ASK_ALL)})["t"]
     assert len(llm_faults.attempts) == len(REPLIES)  # every reply was really served
@@ -182,7 +180,7 @@ def test_secrets_never_reach_logs_console_results_or_the_job_graph(graph_store, 
         "--llm-max-retries", "1", "--neo4j-uri", graph_store.settings.uri, "--neo4j-username", "root",
         "--neo4j-database", graph_store.settings.database, "--data-dir", str(tmp_path),
     ]).view_as(MmkgOptions)
-    llm, graph = llm_settings_from_options(opts), settings_from_options(opts)
+    llm, graph = llm_from_options(opts), graph_from_options(opts)
     assert graph.password == password  # taken from the environment, not from a flag
     records = [
         make_scores(f"Ann works for Acme {tag}", "Ann", "Acme", CANDIDATES, head_type="PER", tail_type="ORG",

@@ -15,23 +15,17 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from mmkg.schemas.records import EntityPair, RelationScores
+from mmkg.schemas.settings import GuideSettings
 
 NAMESPACE = "mmkg"
 
 
 class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
-    def __init__(
-        self,
-        checkpoint: Optional[str] = None,
-        device: str = "auto",
-        min_batch_size: int = 1,
-        max_batch_size: int = 32,
-        top_k: int = 3,
-    ):
-        super().__init__(min_batch_size=min_batch_size, max_batch_size=max_batch_size)
-        self.checkpoint = checkpoint
-        self.device = device
-        self.top_k = top_k
+    def __init__(self, settings: GuideSettings = GuideSettings(), min_batch_size: int = 1):
+        super().__init__(min_batch_size=min_batch_size, max_batch_size=settings.batch_size)
+        self.checkpoint = settings.checkpoint
+        self.device = settings.device
+        self.top_k = settings.top_k
 
     def load_model(self):
         # Imported here so that building the graph (and `mmkg query`) does not import torch.
@@ -63,16 +57,9 @@ class _CountScored(beam.DoFn):
 class ScorePairs(beam.PTransform):
     """PCollection[EntityPair] -> PCollection[RelationScores]."""
 
-    def __init__(
-        self,
-        checkpoint: Optional[str] = None,
-        device: str = "auto",
-        min_batch_size: int = 1,
-        max_batch_size: int = 32,
-        top_k: int = 3,
-    ):
+    def __init__(self, settings: GuideSettings = GuideSettings(), min_batch_size: int = 1):
         super().__init__()
-        self.handler = GuideModelHandler(checkpoint, device, min_batch_size, max_batch_size, top_k)
+        self.handler = GuideModelHandler(settings, min_batch_size)
 
     @classmethod
     def with_handler(cls, handler: GuideModelHandler) -> "ScorePairs":

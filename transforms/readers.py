@@ -236,13 +236,3 @@ class _SplitDuplicates(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DEAD, item)
         else:
             yield item
-
-
-def read_config_from_options(opts) -> ReadConfig:
-    return ReadConfig(
-        image_dir=opts.image_dir,
-        max_text_chars=opts.max_text_chars,
-        max_image_pixels=opts.max_image_pixels,
-    )
-
-

@@ -11,20 +11,18 @@ client on its own and a pair whose request still fails falls back to the guide's
 """
 from __future__ import annotations
 
-import logging
 from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from mmkg.llm.client import LlmOutcome, Refiner
-from mmkg.llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
+from mmkg.llm.gating import Decision, Gating, accept, guide_decision, should_ask, uncertainty
 from mmkg.llm.prompt import ImageDescriber, no_image_description
 from mmkg.llm.settings import LlmSettings
 from mmkg.schemas.records import RelationScores, Triple
 from mmkg.schemas.relations import NO_RELATION, implied_types
 
-_LOG = logging.getLogger("mmkg.llm")
 NS = "mmkg"
 _ASK = "ask"
 
@@ -125,17 +123,16 @@ class _ToTriple(beam.DoFn):
 class Decide(beam.PTransform):
     """PCollection[RelationScores] -> PCollection[Triple].
 
-    ``llm`` None (``--llm none``) keeps the guide's decisions. Otherwise ``llm`` must name a
-    reachable endpoint (``llm.local_server.serving`` fills it in for the embedded server) and the
-    gate is ``gating``, or the one calibrated for ``llm.model`` in ``checkpoint``'s gating.json
-    (the shipped checkpoint when None).
+    ``llm`` None (``--llm none``, or a closed gate: see ``llm.gating.plan_stage2``) keeps the
+    guide's decisions, each with ``off_reason``. Otherwise ``llm`` must name a reachable endpoint
+    (``llm.local_server.serving`` fills it in for the embedded server) and ``gating`` says which
+    pairs go to it.
     """
 
     def __init__(
         self,
         llm: Optional[LlmSettings],
         *,
-        checkpoint: Optional[str] = None,
         gating: Optional[Gating] = None,
         top_k: Optional[int] = None,
         batch_size: Optional[int] = None,
@@ -145,16 +142,11 @@ class Decide(beam.PTransform):
         super().__init__()
         if llm is not None and (not llm.base_url or not llm.model):
             raise ValueError("Decide needs a resolved LLM endpoint; wrap the run in llm.local_server.serving()")
+        if llm is not None and gating is None:
+            raise ValueError("Decide needs the gate for the LLM (llm.gating.plan_stage2)")
         self.llm = llm
-        chosen = None if llm is None else (gating or load_gating(checkpoint, llm.model))
-        self.gating = chosen
+        self.gating = gating if llm is not None else None
         self.off_reason = off_reason
-        if llm is not None and chosen is not None and chosen.never:
-            # The gate never opens (calibration found the LLM no better than the guide): skip
-            # the LLM branch altogether.
-            self.gating = None
-            self.off_reason = f"llm gate closed for {llm.model}"
-            _LOG.info("gating for %s never asks the LLM (%s); the guide decides every pair", llm.model, chosen.source)
         self.top_k = top_k
         self.batch_size = batch_size or max(8, 4 * (llm.concurrency if llm else 1))
         self.describe = describe

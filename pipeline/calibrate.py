@@ -19,12 +19,16 @@ import sys
 import time
 from typing import List, Optional
 
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from mmkg.llm.gating import DEFAULT_CHECKPOINT, save_gating, weights_digest
+from mmkg.llm.local_server import serving
+from mmkg.pipeline.calibration import choose, pairs_to_ask
+from mmkg.pipeline.evaluation import ask_all, format_llm_report, report_for
+from mmkg.pipeline.options import MmkgOptions, SettingsError, llm_from_options
+
 
 def _parse(argv: List[str]):
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    from mmkg.pipeline.options import MmkgOptions
-
     ap = argparse.ArgumentParser(
         prog="mmkg calibrate",
         description="choose the LLM gating thresholds on a split; also accepts mmkg run's "
@@ -50,14 +54,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args, opts = _parse(argv)
 
-    from mmkg.llm.calibration import choose, pairs_to_ask
-    from mmkg.llm.evaluation import ask_all, format_llm_report, report_for
-    from mmkg.llm.gating import DEFAULT_CHECKPOINT, save_gating, weights_digest
-    from mmkg.llm.local_server import serving
-    from mmkg.llm.settings import llm_settings_from_options
+    # Deferred: torch takes seconds to import, which `--help` and a flag error need not wait for.
     from mmkg.models.predict import predict_split
 
-    settings = llm_settings_from_options(opts)
+    try:
+        settings = llm_from_options(opts)
+    except SettingsError as e:
+        print(f"mmkg calibrate: {e}", file=sys.stderr)
+        return 2
     if settings is None:
         print("mmkg calibrate: needs an LLM (--llm is none)", file=sys.stderr)
         return 2

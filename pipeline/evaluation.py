@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mmkg.llm.client import LlmOutcome, Refiner
 from mmkg.llm.gating import Decision, Gating, accept, guide_decision, load_gating, should_ask, uncertainty
+from mmkg.llm.local_server import serving
 from mmkg.llm.settings import LlmSettings
+from mmkg.models.metrics import micro_prf
 from mmkg.schemas.records import RelationScores
 from mmkg.schemas.relations import NO_RELATION
 
@@ -20,8 +22,6 @@ _LOG = logging.getLogger("mmkg.llm")
 
 def micro_f1(golds: Sequence[str], preds: Sequence[str]) -> Dict[str, float]:
     """MNRE's micro P/R/F1 (None is the negative class), as the guide's evaluation reports it."""
-    from mmkg.models.metrics import micro_prf
-
     return micro_prf(golds, preds)
 
 
@@ -104,22 +104,16 @@ def _mean(xs: Sequence[int]) -> float:
 
 def evaluate_with_llm(
     scores: Sequence[RelationScores],
-    opts: Any,
+    settings: LlmSettings,
+    checkpoint: Optional[str] = None,
+    top_k: Optional[int] = None,
     gating: Optional[Gating] = None,
     progress: bool = True,
 ) -> Dict[str, Any]:
     """Guide-only vs guide+LLM on ``scores`` (the guide's predictions for a split, gold in
-    ``pair.gold``). ``opts`` is MmkgOptions or any object with the same LLM attributes (llm,
-    llm_base_url, llm_model, ..., data_dir, checkpoint, top_k). Starts the embedded server when
-    no endpoint is configured. The gate is the one calibrated for the model unless given."""
-    from mmkg.llm.local_server import serving
-    from mmkg.llm.settings import llm_settings_from_options
-
-    settings = llm_settings_from_options(opts)
-    if settings is None:
-        raise ValueError("evaluate_with_llm needs an LLM (--llm is none)")
-    top_k = getattr(opts, "top_k", None)
-    gating = gating or load_gating(getattr(opts, "checkpoint", None), settings.expected_model)
+    ``pair.gold``). Starts the embedded server when ``settings`` name no endpoint and the gate
+    sends any pair. The gate is the one calibrated for the model in ``checkpoint`` unless given."""
+    gating = gating or load_gating(checkpoint, settings.expected_model)
     todo = [i for i, s in enumerate(scores) if not gating.never and should_ask(s, gating)]
     model, where = settings.expected_model, "embedded" if settings.needs_local_server else settings.base_url
     asked: List[LlmOutcome] = []

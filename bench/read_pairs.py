@@ -13,7 +13,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.pipeline.summary import metrics_summary
+from mmkg.transforms import counters
 from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 
@@ -32,7 +32,7 @@ def main() -> None:
         _ = read[POSTS] | beam.ParDo(EnumeratePairs())
         _ = read[DEAD] | "CountDead" >> beam.combiners.Count.Globally()
     seconds = time.perf_counter() - start
-    m = metrics_summary(p.result)
+    m = counters.read(p.result)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ("input lines", f"{lines}"),

@@ -10,7 +10,8 @@ import sys
 from typing import List, Optional
 
 from mmkg.schemas.records import DeadLetter, EntityPair, ImageRef
-from mmkg.transforms.validation import ReadConfig, mnre_from_line
+from mmkg.schemas.mnre import mnre_from_line
+from mmkg.schemas.validation import ReadConfig
 
 
 def read_mnre(path: str, image_dir: Optional[str] = None, limit: Optional[int] = None) -> List[EntityPair]:

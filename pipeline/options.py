@@ -24,7 +24,7 @@ from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.llm.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
 from mmkg.schemas.settings import GuideSettings, NerSettings
-from mmkg.transforms.validation import ReadConfig
+from mmkg.schemas.validation import ReadConfig
 
 DEFAULT_DATA_DIR = "./mmkg-data"
 INPUT_FORMATS = ("jsonl", "parquet", "mnre")

@@ -17,7 +17,8 @@ from mmkg.llm.gating import plan_stage2
 from mmkg.llm.local_server import serving
 from mmkg.pipeline.cli import quiet_model_libraries
 from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
-from mmkg.pipeline.summary import format_summary, metrics_summary
+from mmkg.pipeline.summary import format_summary
+from mmkg.transforms import counters
 from mmkg.runners.checks import RunnerConfigError, prepare_runner_options, submits_only
 
 
@@ -66,6 +67,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("mmkg run: job built, not run (dry run or template)")
             return 0
         result.wait_until_finish()
-    print(format_summary(metrics_summary(result), settings, graph_uri=graph.uri if graph else None,
+    print(format_summary(counters.read(result), settings, graph_uri=graph.uri if graph else None,
                          llm_endpoint=llm.base_url if llm else None))
     return 0

@@ -5,7 +5,6 @@ was wrong, so that a reader can route bad records to the dead-letter output and 
 """
 from __future__ import annotations
 
-import ast
 import base64
 import binascii
 import hashlib
@@ -14,7 +13,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from mmkg.schemas.records import AnnotatedPair, DeadLetter, EntityMention, ImageRef, Post
 from mmkg.schemas.relations import ENTITY_TYPES, RELATIONS
@@ -65,7 +64,7 @@ def dead(reason: str, raw: Any, source: str, post_id: Optional[str] = None) -> D
             raw = repr(raw)
     if len(raw) > MAX_RAW_IN_DEAD_LETTER:
         raw = raw[:MAX_RAW_IN_DEAD_LETTER] + f"... [{len(raw)} chars]"
-    if post_id is not None and _has_bad_chars(post_id):
+    if post_id is not None and has_bad_chars(post_id):
         # Lone surrogates cannot be written as UTF-8; keep the id readable instead.
         post_id = post_id.encode("utf-8", "backslashreplace").decode("utf-8")
     return DeadLetter(stage=STAGE, reason=reason, input=raw, source=source, post_id=post_id)
@@ -101,13 +100,13 @@ def _is_bad_control(c: str) -> bool:
     return (o < 32 and c not in "\t\n\r") or o == 0x7F or 0xD800 <= o <= 0xDFFF
 
 
-def _has_bad_chars(value: str) -> bool:
+def has_bad_chars(value: str) -> bool:
     """Control characters (tabs and newlines too) or lone surrogates: not in an id or file name."""
     return any(ord(c) < 32 or _is_bad_control(c) for c in value)
 
 
 def check_name(value: str, field: str) -> str:
-    if _has_bad_chars(value):
+    if has_bad_chars(value):
         raise InvalidRecord(f"field '{field}' contains control characters")
     return value
 
@@ -149,6 +148,11 @@ def check_entities(items: Any, text: str) -> Optional[Tuple[EntityMention, ...]]
     return tuple(check_entity(item, text, i) for i, item in enumerate(items))
 
 
+def same_span(a: EntityMention, b: EntityMention) -> bool:
+    """An entity cannot relate to itself: such a pair would be scored as, say, Obama -> Obama."""
+    return (a.start, a.end) == (b.start, b.end)
+
+
 def check_pairs(items: Any, entities: Optional[Tuple[EntityMention, ...]]) -> Optional[Tuple[AnnotatedPair, ...]]:
     if items is None:
         return None
@@ -162,6 +166,8 @@ def check_pairs(items: Any, entities: Optional[Tuple[EntityMention, ...]]) -> Op
         h, t, rel = item.get("head"), item.get("tail"), item.get("relation")
         if not (isinstance(h, int) and isinstance(t, int) and 0 <= h < n and 0 <= t < n and h != t):
             raise InvalidRecord(f"pair {i}: head/tail must be distinct entity indices below {n}")
+        if same_span(entities[h], entities[t]):
+            raise InvalidRecord(f"pair {i}: head and tail are the same span [{entities[h].start}, {entities[h].end})")
         if rel is not None and rel not in RELATIONS:
             raise InvalidRecord(f"pair {i}: unknown relation {rel!r}")
         out.append(AnnotatedPair(head=h, tail=t, relation=rel))
@@ -311,127 +317,6 @@ def post_from_json_line(line: bytes, source: str, cfg: ReadConfig) -> ParseResul
     except RecursionError:
         return dead("invalid JSON: nested too deeply", text, source)
     return post_from_dict(record, source, cfg, raw=text)
-
-
-# ---------------------------------------------------------------------------------------------
-# MNRE
-
-
-@dataclass(frozen=True)
-class MnreInstance:
-    """One MNRE line: a sentence, one annotated pair and its image id."""
-
-    text: str
-    head: EntityMention
-    tail: EntityMention
-    img_id: Optional[str]
-    relation: Optional[str]
-    source: str
-
-    @property
-    def post_key(self) -> str:
-        """Lines that share the image and sentence are one post with several pairs."""
-        digest = hashlib.sha1(f"{self.img_id}\x00{self.text}".encode("utf-8")).hexdigest()[:10]
-        stem = os.path.splitext(self.img_id)[0] if self.img_id else "noimg"
-        return f"mnre-{stem}-{digest}"
-
-
-def tokens_to_text(tokens: List[str]) -> Tuple[str, List[int]]:
-    """Join tokens with single spaces; returns the text and each token's start offset."""
-    starts, pos = [], 0
-    for tok in tokens:
-        starts.append(pos)
-        pos += len(tok) + 1
-    return " ".join(tokens), starts
-
-
-def _mnre_entity(ent: Any, tokens: List[str], starts: List[int], role: str) -> EntityMention:
-    if not isinstance(ent, dict) or "pos" not in ent:
-        raise InvalidRecord(f"'{role}' must be a dict with 'name' and 'pos'")
-    pos = ent["pos"]
-    if not (isinstance(pos, (list, tuple)) and len(pos) == 2 and all(isinstance(p, int) for p in pos)):
-        raise InvalidRecord(f"'{role}.pos' must be [start, end]")
-    s, e = pos
-    if not 0 <= s < e <= len(tokens):
-        raise InvalidRecord(f"'{role}.pos' {list(pos)} out of range for {len(tokens)} tokens")
-    start, end = starts[s], starts[e - 1] + len(tokens[e - 1])
-    span_text = " ".join(tokens[s:e])
-    name = ent.get("name")
-    if isinstance(name, str) and name.split() != span_text.split():
-        raise InvalidRecord(f"'{role}.name' {name!r} does not match tokens {span_text!r}")
-    return EntityMention(text=span_text, start=start, end=end, type=None)
-
-
-def mnre_from_line(line: bytes, source: str, cfg: ReadConfig) -> Union[MnreInstance, DeadLetter]:
-    try:
-        text_line = decode_line(line)
-    except UnicodeDecodeError as e:
-        return dead(f"invalid UTF-8 at byte {e.start}", line, source)
-    try:
-        try:
-            record = ast.literal_eval(text_line.strip())
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            raise InvalidRecord("not a Python dict literal") from None
-        if not isinstance(record, dict):
-            raise InvalidRecord(f"not a dict literal, got {type(record).__name__}")
-        tokens = record.get("token")
-        if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
-            raise InvalidRecord("'token' must be a non-empty list of strings")
-        text, starts = tokens_to_text(tokens)
-        check_text(text, cfg)
-        head = _mnre_entity(record.get("h"), tokens, starts, "h")
-        tail = _mnre_entity(record.get("t"), tokens, starts, "t")
-        relation = record.get("relation")
-        if relation is not None and relation not in RELATIONS:
-            raise InvalidRecord(f"unknown relation {relation!r}")
-        img_id = record.get("img_id")
-        if img_id is not None and (
-            not isinstance(img_id, str) or "/" in img_id or img_id.startswith(".") or _has_bad_chars(img_id)
-        ):
-            raise InvalidRecord("'img_id' must be a plain file name")
-    except InvalidRecord as e:
-        return dead(str(e), text_line, source)
-    return MnreInstance(text, head, tail, img_id, relation, source)
-
-
-def post_from_mnre(instances: List[MnreInstance], cfg: ReadConfig) -> ParseResult:
-    """Merge the lines of one MNRE sentence into a post whose pairs are exactly the annotated ones."""
-    instances = sorted(instances, key=lambda i: source_order(i.source))
-    first = instances[0]
-    entities: List[EntityMention] = []
-    index: Dict[Tuple[int, int], int] = {}
-    pairs = []
-    for inst in instances:
-        ids = []
-        for ent in (inst.head, inst.tail):
-            key = (ent.start, ent.end)
-            if key not in index:
-                index[key] = len(entities)
-                entities.append(ent)
-            ids.append(index[key])
-        pairs.append(AnnotatedPair(head=ids[0], tail=ids[1], relation=inst.relation))
-    image = None
-    if first.img_id:
-        try:
-            image = check_image(
-                {"image": first.img_id, "image_id": first.img_id}, cfg, _mnre_image_dir(first.source)
-            )
-        except InvalidRecord as e:
-            return dead(str(e), first.img_id, first.source, first.post_key)
-    return Post(
-        post_id=first.post_key,
-        text=first.text,
-        image=image,
-        entities=tuple(entities),
-        pairs=tuple(pairs),
-        source=first.source,
-    )
-
-
-def _mnre_image_dir(source: str) -> Optional[str]:
-    """MNRE keeps images in ``images/`` beside the split files."""
-    folder = source_dir(source)
-    return os.path.join(folder, "images") if folder else None
 
 
 def source_order(source: str) -> Tuple[str, int]:

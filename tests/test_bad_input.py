@@ -49,6 +49,7 @@ POSTS_JSONL = {
     31: "field 'image_bytes' is not valid base64",
     32: "duplicate post id 'g02'",
     33: "record must be a JSON object, got NoneType",
+    35: "pair 0: head and tail are the same span [0, 12)",
 }
 POSTS_JSONL_GOOD = {"g01", "g02", "g03", "g04", "g05", "g06"}
 
@@ -70,6 +71,7 @@ MNRE_TXT = {
     9: "unknown relation '/per/org/nemesis'",
     10: "'img_id' must be a plain file name",
     11: "'h' must be a dict with 'name' and 'pos'",
+    13: "'h' and 't' are the same span [1, 2]",
 }
 
 PARQUET = {
@@ -160,15 +162,28 @@ def test_jsonl_corpus_through_the_pipeline(jsonl_input, tmp_path, capsys):
     assert g02 == {"good.jpg"}
 
 
-def test_parquet_corpus(tmp_path):
+def assert_summary_counts(argv, records: int, posts: int, dead: int, capsys, tmp_path) -> None:
+    """What `mmkg run` prints for the same input: records are its lines (rows), every one of them
+    either in a post or a dead letter."""
+    assert run_main([*argv, "--data-dir", str(tmp_path / "run"), "--llm", "none", "--no-graph"]) == 0
+    summary = capsys.readouterr().out
+    assert summary_count(summary, "records read") == records
+    assert summary_count(summary, "posts read") == posts
+    assert summary_count(summary, "dead letters") == dead
+
+
+def test_parquet_corpus(tmp_path, capsys):
     counts = generate.parquet_files(tmp_path)
     out = run_and_collect(lambda p: p | ReadPosts(str(tmp_path / "*.parquet"), "parquet"))
     assert {p.post_id for p in out[POSTS]} == PARQUET_GOOD
     assert_reasons(reasons_by_place(d.to_dict() for d in out[DEAD]), PARQUET)
-    assert len(out[POSTS]) + len(out[DEAD]) == sum(counts.values())
+    rows = sum(counts.values())
+    assert len(out[POSTS]) + len(out[DEAD]) == rows
+    assert_summary_counts(["--input", str(tmp_path / "*.parquet")], rows, len(out[POSTS]), len(out[DEAD]),
+                          capsys, tmp_path)
 
 
-def test_mnre_corpus():
+def test_mnre_corpus(tmp_path, capsys):
     out = run_and_collect(lambda p: p | ReadPosts(str(BAD / "mnre.txt"), "mnre"))
     assert_reasons(
         reasons_by_place(d.to_dict() for d in out[DEAD]), {f"mnre.txt:{n}": r for n, r in MNRE_TXT.items()}
@@ -177,4 +192,9 @@ def test_mnre_corpus():
     pairs_per_post = sorted(len(p.pairs) for p in out[POSTS])
     assert pairs_per_post == [1, 2]
     good_lines = sum(pairs_per_post)
-    assert good_lines + len(out[DEAD]) == input_lines(BAD / "mnre.txt")
+    lines = input_lines(BAD / "mnre.txt")
+    assert good_lines + len(out[DEAD]) == lines
+    # The summary once counted merged sentences as records and left the lines that failed to
+    # parse out of the dead letters.
+    assert_summary_counts(["--input", str(BAD / "mnre.txt"), "--format", "mnre"], lines, len(out[POSTS]),
+                          len(out[DEAD]), capsys, tmp_path)

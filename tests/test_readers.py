@@ -16,7 +16,7 @@ from mmkg.schemas.arrow import POST_SCHEMA
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
-from mmkg.transforms.validation import ReadConfig
+from mmkg.schemas.validation import ReadConfig
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -5,12 +5,10 @@ import json
 import re
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from mmkg.schemas.records import DeadLetter
+from mmkg.transforms import counters
 
-NAMESPACE = "mmkg"
-COUNTER_PREFIX = "dead_letter:"
 
 
 def reason_kind(reason: str) -> str:
@@ -29,8 +27,8 @@ def reason_kind(reason: str) -> str:
 
 
 def count_dead_letter(dead: DeadLetter) -> None:
-    Metrics.counter(NAMESPACE, "dead_letters").inc()
-    Metrics.counter(NAMESPACE, f"{COUNTER_PREFIX}{dead.stage}:{reason_kind(dead.reason)}").inc()
+    counters.counter(counters.DEAD_LETTERS).inc()
+    counters.counter(f"{counters.DEAD_LETTER_KIND}{dead.stage}:{reason_kind(dead.reason)}").inc()
 
 
 def dead_letter_json(dead: DeadLetter) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.pvalue import PCollection
 
 from mmkg.kg.cypher import (
@@ -33,8 +32,8 @@ from mmkg.kg.cypher import (
 from mmkg.kg.schema import ensure_schema_at
 from mmkg.kg.settings import GraphSettings
 from mmkg.schemas.records import DeadLetter, Triple
+from mmkg.transforms import counters
 
-NAMESPACE = "mmkg"
 DEAD = "dead_letters"
 STAGE = "graph"
 
@@ -43,7 +42,7 @@ class _TripleRows(beam.DoFn):
     """Triple -> graph row; refused triples to the dead-letter output."""
 
     def __init__(self) -> None:
-        self._rejected = Metrics.counter(NAMESPACE, "graph_triples_rejected")
+        self._rejected = counters.counter(counters.GRAPH_TRIPLES_REJECTED)
 
     def process(self, triple: Triple):
         try:
@@ -85,10 +84,10 @@ class _WriteBatch(beam.DoFn):
     def __init__(self, settings: GraphSettings) -> None:
         self._settings = settings
         self._driver = None
-        self._rows = Metrics.counter(NAMESPACE, "graph_rows_written")
-        self._posts = Metrics.counter(NAMESPACE, "graph_posts_written")
-        self._triples = Metrics.counter(NAMESPACE, "graph_triples_written")
-        self._batches = Metrics.counter(NAMESPACE, "graph_batches")
+        self._rows = counters.counter(counters.GRAPH_ROWS_WRITTEN)
+        self._posts = counters.counter(counters.GRAPH_POSTS_WRITTEN)
+        self._triples = counters.counter(counters.GRAPH_TRIPLES_WRITTEN)
+        self._batches = counters.counter(counters.GRAPH_BATCHES)
 
     def setup(self) -> None:
         self._driver = self._settings.driver()

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from mmkg.schemas.records import EntityPair, RelationScores
 from mmkg.schemas.settings import GuideSettings
+from mmkg.transforms import counters
 
-NAMESPACE = "mmkg"
 
 
 class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
@@ -42,12 +41,12 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         return sum(len(p.text.encode("utf-8")) for p in batch)
 
     def get_metrics_namespace(self) -> str:
-        return "mmkg_guide"
+        return counters.NAMESPACE
 
 
 class _CountScored(beam.DoFn):
     def __init__(self):
-        self._scored = Metrics.counter(NAMESPACE, "pairs_scored")
+        self._scored = counters.counter(counters.PAIRS_SCORED)
 
     def process(self, scores: RelationScores):
         self._scored.inc()

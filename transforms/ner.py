@@ -4,12 +4,11 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from mmkg.schemas.records import EntityMention, Post
 from mmkg.schemas.settings import NerSettings
+from mmkg.transforms import counters
 
-NAMESPACE = "mmkg"
 
 # spaCy's OntoNotes labels mapped onto the four MNRE/Twitter types; numbers, dates and amounts
 # take part in no relation of the set and are dropped.
@@ -60,8 +59,8 @@ class DetectEntities(beam.DoFn):
     def __init__(self, settings: NerSettings = NerSettings()):
         self._model_name = settings.model
         self._nlp = None
-        self._detected = Metrics.counter(NAMESPACE, "entities_detected")
-        self._given = Metrics.counter(NAMESPACE, "posts_with_given_entities")
+        self._detected = counters.counter(counters.ENTITIES_DETECTED)
+        self._given = counters.counter(counters.POSTS_WITH_GIVEN_ENTITIES)
 
     def process(self, post: Post):
         if post.entities is not None:

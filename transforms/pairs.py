@@ -4,12 +4,11 @@ from __future__ import annotations
 from typing import Iterable, List
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from mmkg.schemas.records import EntityPair, Post
 from mmkg.schemas.relations import allowed_type_pairs
+from mmkg.transforms import counters
 
-NAMESPACE = "mmkg"
 _ALLOWED = allowed_type_pairs()
 
 
@@ -49,8 +48,8 @@ def enumerate_pairs(post: Post) -> List[EntityPair]:
 
 class EnumeratePairs(beam.DoFn):
     def __init__(self):
-        self._pairs = Metrics.counter(NAMESPACE, "pairs")
-        self._no_pairs = Metrics.counter(NAMESPACE, "posts_without_pairs")
+        self._pairs = counters.counter(counters.PAIRS)
+        self._no_pairs = counters.counter(counters.POSTS_WITHOUT_PAIRS)
 
     def process(self, post: Post) -> Iterable[EntityPair]:
         pairs = enumerate_pairs(post)

@@ -8,32 +8,20 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.metrics import Metrics
 
 from mmkg.schemas.arrow import POST_REQUIRED_FIELDS
+from mmkg.schemas.mnre import MnreInstance, mnre_from_line, post_from_mnre
 from mmkg.schemas.records import DeadLetter
+from mmkg.schemas.validation import ReadConfig, dead, post_from_dict, post_from_json_line, source_order
+from mmkg.transforms import counters
 from mmkg.transforms.dead_letters import count_dead_letter
-from mmkg.transforms.validation import (
-    MnreInstance,
-    ReadConfig,
-    dead,
-    mnre_from_line,
-    post_from_dict,
-    post_from_json_line,
-    post_from_mnre,
-    source_order,
-)
 
 POSTS = "posts"
 DEAD = "dead_letters"
-NAMESPACE = "mmkg"
-
-_LOG = logging.getLogger(__name__)
 
 
 def guess_format(pattern: str) -> str:
@@ -46,6 +34,7 @@ def guess_format(pattern: str) -> str:
 
 
 def iter_lines(readable: fileio.ReadableFile) -> Iterable[Tuple[str, bytes]]:
+    """The non-blank lines of a file with their "path:line" source: the records of JSONL and MNRE."""
     path = readable.metadata.path
     with readable.open(compression_type=None) as f:
         for n, line in enumerate(io.BufferedReader(f), start=1):
@@ -54,21 +43,24 @@ def iter_lines(readable: fileio.ReadableFile) -> Iterable[Tuple[str, bytes]]:
                 yield f"{path}:{n}", stripped
 
 
-class _RouteResult(beam.DoFn):
-    """Counts what each parser produced and sends it to the posts or dead-letter output."""
+class _ReadLines(beam.DoFn):
+    def __init__(self):
+        self._records = counters.counter(counters.RECORDS_READ)
 
-    def __init__(self, fmt: str):
-        self._fmt = fmt
-        self._read = Metrics.counter(NAMESPACE, "records_read")
-        self._posts = Metrics.counter(NAMESPACE, "posts_read")
+    def process(self, readable: fileio.ReadableFile):
+        for item in iter_lines(readable):
+            self._records.inc()
+            yield item
+
+
+class _RouteDeadLetters(beam.DoFn):
+    """Counts the dead letters among the parsers' results and sends them to their own output."""
 
     def process(self, result):
-        self._read.inc()
         if isinstance(result, DeadLetter):
             count_dead_letter(result)
             yield beam.pvalue.TaggedOutput(DEAD, result)
         else:
-            self._posts.inc()
             yield result
 
 
@@ -88,6 +80,7 @@ class _ReadParquetFile(beam.DoFn):
     def __init__(self, cfg: ReadConfig, batch_rows: int = 4096):
         self._cfg = cfg
         self._batch_rows = batch_rows
+        self._records = counters.counter(counters.RECORDS_READ)
 
     def process(self, readable: fileio.ReadableFile):
         import pyarrow as pa
@@ -98,6 +91,7 @@ class _ReadParquetFile(beam.DoFn):
             with readable.open(compression_type=None) as f:
                 table_file = pq.ParquetFile(io.BytesIO(f.read()))
         except (pa.ArrowException, OSError) as e:
+            self._records.inc()  # its rows cannot be counted: the file is the one record
             yield dead(f"unreadable Parquet file: {e}", path, path)
             return
         schema = table_file.schema_arrow
@@ -118,6 +112,7 @@ class _ReadParquetFile(beam.DoFn):
             for record in batch.to_pylist():
                 source = f"{path}#{row}"
                 row += 1
+                self._records.inc()
                 if problem:
                     yield dead(problem, record, source)
                 else:
@@ -139,7 +134,7 @@ class _ParseMnreLine(beam.DoFn):
 
 def _merge_mnre(element, cfg: ReadConfig):
     _, instances = element
-    return post_from_mnre(list(instances), cfg)
+    yield from post_from_mnre(list(instances), cfg)
 
 
 def _first_of_duplicates(element) -> Iterable:
@@ -188,13 +183,12 @@ class ReadPosts(beam.PTransform):
             | "ReadMatches" >> fileio.ReadMatches()
         )
         cfg = self._cfg
-        dead_parts = []
         if self._fmt == "parquet":
             parsed = files | "ReadParquet" >> beam.ParDo(_ReadParquetFile(cfg))
         else:
             lines = (
                 files
-                | "Lines" >> beam.FlatMap(iter_lines)
+                | "Lines" >> beam.ParDo(_ReadLines())
                 # One big file would otherwise be parsed by one worker.
                 | "Spread" >> beam.Reshuffle()
             )
@@ -204,13 +198,13 @@ class ReadPosts(beam.PTransform):
                 instances = lines | "ParseMnre" >> beam.ParDo(_ParseMnreLine(cfg)).with_output_types(
                     Tuple[str, MnreInstance]
                 ).with_outputs(DEAD, main="instances")
-                dead_parts.append(instances[DEAD])
-                parsed = (
+                merged = (
                     instances.instances
                     | "GroupSentence" >> beam.GroupByKey()
-                    | "MergeSentence" >> beam.Map(_merge_mnre, cfg)
+                    | "MergeSentence" >> beam.FlatMap(_merge_mnre, cfg)
                 )
-        routed = parsed | "Route" >> beam.ParDo(_RouteResult(self._fmt)).with_outputs(DEAD, main=POSTS)
+                parsed = [merged, instances[DEAD]] | "MnreResults" >> beam.Flatten()
+        routed = parsed | "Route" >> beam.ParDo(_RouteDeadLetters()).with_outputs(DEAD, main=POSTS)
         deduped = (
             routed[POSTS]
             | "KeyById" >> beam.Map(lambda p: (p.post_id, p))
@@ -218,21 +212,20 @@ class ReadPosts(beam.PTransform):
             | "FirstOfId" >> beam.FlatMap(_first_of_duplicates)
             | "RouteDuplicates" >> beam.ParDo(_SplitDuplicates()).with_outputs(DEAD, main=POSTS)
         )
-        dead_letters = (
-            [routed[DEAD], deduped[DEAD], *dead_parts] | "FlattenDead" >> beam.Flatten()
-        )
+        dead_letters = [routed[DEAD], deduped[DEAD]] | "FlattenDead" >> beam.Flatten()
         return {POSTS: deduped[POSTS], DEAD: dead_letters}
 
 
 class _SplitDuplicates(beam.DoFn):
+    """Posts are counted here, once, when duplicates are already dead letters."""
+
     def __init__(self):
-        self._posts = Metrics.counter(NAMESPACE, "posts_read")
+        self._posts = counters.counter(counters.POSTS_READ)
 
     def process(self, item):
         if isinstance(item, DeadLetter):
             count_dead_letter(item)
-            # Counted as read once in _RouteResult; a duplicate is no longer a post.
-            self._posts.dec()
             yield beam.pvalue.TaggedOutput(DEAD, item)
         else:
+            self._posts.inc()
             yield item

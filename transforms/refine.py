@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from mmkg.llm.client import LlmOutcome, Refiner
 from mmkg.llm.gating import Decision, Gating, accept, guide_decision, should_ask, uncertainty
@@ -22,14 +21,14 @@ from mmkg.llm.prompt import ImageDescriber, no_image_description
 from mmkg.llm.settings import LlmSettings
 from mmkg.schemas.records import RelationScores, Triple
 from mmkg.schemas.relations import NO_RELATION, implied_types
+from mmkg.transforms import counters
 
-NS = "mmkg"
 _ASK = "ask"
 
 
 def _count(name: str, n: int = 1) -> None:
     if n:
-        Metrics.counter(NS, name).inc(n)
+        counters.counter(name).inc(n)
 
 
 def to_triple(scores: RelationScores, decision: Decision, llm_model: str = "") -> Optional[Triple]:
@@ -56,14 +55,14 @@ def to_triple(scores: RelationScores, decision: Decision, llm_model: str = "") -
 
 
 def count_outcome(outcome: LlmOutcome) -> None:
-    _count("pairs_to_llm")
-    _count("llm_calls", int(outcome.called))
-    _count("llm_cache_hits", int(outcome.cache_hit))
+    _count(counters.PAIRS_TO_LLM)
+    _count(counters.LLM_CALLS, int(outcome.called))
+    _count(counters.LLM_CACHE_HITS, int(outcome.cache_hit))
     if outcome.called:  # tokens spent by this run; cached answers cost none
-        _count("llm_prompt_tokens", outcome.prompt_tokens)
-        _count("llm_completion_tokens", outcome.completion_tokens)
+        _count(counters.LLM_PROMPT_TOKENS, outcome.prompt_tokens)
+        _count(counters.LLM_COMPLETION_TOKENS, outcome.completion_tokens)
     if outcome.fault:
-        _count(f"llm_fault:{outcome.fault}")
+        _count(f"{counters.LLM_FAULT}{outcome.fault}")
 
 
 class _Gate(beam.DoFn):
@@ -113,10 +112,10 @@ class _ToTriple(beam.DoFn):
 
     def process(self, element: Tuple[RelationScores, Decision]) -> Iterator[Triple]:
         scores, decision = element
-        _count(f"decided_by:{decision.decided_by}")
+        _count(f"{counters.DECIDED_BY}{decision.decided_by}")
         triple = to_triple(scores, decision, self.llm_model)
         if triple is not None:
-            _count("triples")
+            _count(counters.TRIPLES)
             yield triple
 
 

@@ -16,6 +16,15 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
+import torch
+
+from mmkg.models import train
+from mmkg.models.data import read_mnre
+from mmkg.models.ftl import decide, offsets_vector
+from mmkg.models.metrics import best_global_offset, summary
+from mmkg.models.predict import Guide
+from mmkg.schemas.relations import RELATIONS, label_id
+
 CELLS = (
     ("CE", "ce", "none"),
     ("CE + MRDA", "ce", "all"),
@@ -34,14 +43,6 @@ def train_argv(args, loss: str, mrda: str, out: str) -> List[str]:
 def val_metrics(checkpoint: str, val: str, threads: int) -> dict:
     """Val micro P/R/F1 and accuracy at the checkpoint's own thresholds and at the single global
     decision offset that is best on val (what ``mmkg train --tune-offset`` would store)."""
-    import torch
-
-    from mmkg.models.data import read_mnre
-    from mmkg.models.metrics import best_global_offset, summary
-    from mmkg.models.ftl import decide, offsets_vector
-    from mmkg.models.predict import Guide
-    from mmkg.schemas.relations import RELATIONS, label_id
-
     torch.set_num_threads(threads)
     guide = Guide(checkpoint, "cpu")
     pairs = read_mnre(val)
@@ -84,8 +85,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--cells", default=",".join(c[0] for c in CELLS), help="which cells to run (names)")
     ap.add_argument("--shipped", default=None, help="also score this checkpoint (the shipped one)")
     args = ap.parse_args(argv)
-
-    from mmkg.models import train
 
     os.makedirs(args.out, exist_ok=True)
     wanted = {c.strip() for c in args.cells.split(",")}

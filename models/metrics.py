@@ -82,6 +82,7 @@ def format_table(rows: List[Dict]) -> str:
 def best_global_offset(logits, gold_ids, grid: Tuple[float, float, float] = (-3.0, 3.0, 0.1)) -> Tuple[float, float]:
     """The single decision offset (added to the threshold of every relation) that maximises micro-F1
     on the given logits: (offset, f1). Ties go to the offset closest to 0."""
+    # Deferred: the metrics serve evaluation and calibration, which need no torch but for this.
     import torch
 
     from mmkg.models.ftl import decide

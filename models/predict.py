@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 
 from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, load_tokenizer
+from mmkg.models.data import read_mnre
 from mmkg.models.ftl import decide, offsets_vector
 from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
@@ -104,7 +105,5 @@ def predict_split(
 ) -> List[RelationScores]:
     """Guide scores for every instance of an MNRE split file, in file order (``pair.gold`` holds
     the gold label)."""
-    from mmkg.models.data import read_mnre
-
     guide = guide or Guide(checkpoint, device)
     return predict_pairs(guide, read_mnre(path, image_dir, limit), batch_size, top_k)

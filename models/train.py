@@ -21,7 +21,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 import torch
 
-from mmkg.models.checkpoint import DEFAULT_ENCODER, LoraSpec, build_model, load_tokenizer, save_checkpoint, trained_state
+from mmkg.models.checkpoint import (
+    DEFAULT_ENCODER,
+    WEIGHTS,
+    LoraSpec,
+    build_model,
+    load_tokenizer,
+    save_checkpoint,
+    trained_state,
+)
 from mmkg.models.data import read_mnre
 from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide
 from mmkg.models.guide_model import GuideModel, forward_pairs
@@ -123,8 +131,6 @@ def predict_logits(model: GuideModel, tokenizer, pairs: Sequence[EntityPair], ma
 def init_from(model: GuideModel, directory: str) -> None:
     """Continue training a saved checkpoint: load its trained tensors into a fresh, unmerged model."""
     from safetensors.torch import load_file
-
-    from mmkg.models.checkpoint import WEIGHTS
 
     state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
     missing = set(trained_state(model)) - set(state)

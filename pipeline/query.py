@@ -18,7 +18,9 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from mmkg.kg import queries
+from mmkg.kg.cypher import RELATION_TYPES
 from mmkg.kg.embedded import GRAPH_SUBDIR, DATABASE, StoreBusyError, graph_settings
+from mmkg.kg.html import write_neighbourhood_html
 from mmkg.pipeline.options import add_graph_flags, graph_from_values
 
 CANNED = ("stats", "entity", "evidence", "show")
@@ -114,8 +116,6 @@ def _entity(driver, database, name: str, args) -> int:
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:
     label = queries.resolve_relation(rel)
     if label is None:
-        from mmkg.kg.cypher import RELATION_TYPES
-
         print(f"mmkg query: unknown relation {rel!r}; one of: {', '.join(sorted(RELATION_TYPES.values()))}",
               file=sys.stderr)
         return 2
@@ -135,8 +135,6 @@ def _show(driver, database, name: str, args) -> int:
     if hood.empty:
         _not_found(driver, database, name)
         return 1
-    from mmkg.kg.html import write_neighbourhood_html
-
     path = write_neighbourhood_html(hood, args.html, f"mmkg: {name}")
     print(f"wrote {path}: {len(hood.entities) + len(hood.others)} entities, {len(hood.relations)} relations, "
           f"{len(hood.posts)} mentioning posts")

@@ -27,7 +27,8 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         self.top_k = settings.top_k
 
     def load_model(self):
-        # Imported here so that building the graph (and `mmkg query`) does not import torch.
+        # Deferred to the worker: the guide's modules import transformers and peft, seconds that
+        # building the job graph does not need.
         from mmkg.models.predict import Guide
 
         return Guide(self.checkpoint, self.device)

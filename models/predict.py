@@ -5,11 +5,7 @@ an MNRE split file (used by ``mmkg evaluate`` and by calibration).
 """
 from __future__ import annotations
 
-import os
-from typing import Dict, List, Optional, Sequence
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from typing import Callable, List, Optional, Sequence
 
 import torch
 
@@ -82,15 +78,27 @@ class Guide:
         return self.scores_from_logits(pairs, self.logits(pairs), top_k)
 
 
-def predict_pairs(guide: Guide, pairs: Sequence[EntityPair], batch_size: int = 64, top_k: int = 3) -> List[RelationScores]:
-    """Scores in input order; batches are formed from length-sorted pairs to cut padding."""
+@torch.no_grad()
+def logits_in_order(
+    forward: Callable[[Sequence[EntityPair]], torch.Tensor], pairs: Sequence[EntityPair], batch_size: int = 64
+) -> torch.Tensor:
+    """``forward``'s logits for every pair, in input order; batches are formed from length-sorted
+    pairs to cut padding. The one prediction loop: evaluation, calibration and training's
+    validation all score through it."""
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].text))
-    out: List[Optional[RelationScores]] = [None] * len(pairs)
+    out: Optional[torch.Tensor] = None
     for k in range(0, len(order), batch_size):
         idx = order[k : k + batch_size]
-        for i, s in zip(idx, guide.score([pairs[i] for i in idx], top_k)):
-            out[i] = s
-    return out  # type: ignore[return-value]
+        logits = forward([pairs[i] for i in idx]).float().cpu()
+        if out is None:
+            out = torch.zeros((len(pairs), logits.shape[-1]))
+        out[idx] = logits
+    return out if out is not None else torch.zeros((0, 0))
+
+
+def predict_pairs(guide: Guide, pairs: Sequence[EntityPair], batch_size: int = 64, top_k: int = 3) -> List[RelationScores]:
+    """Scores in input order."""
+    return guide.scores_from_logits(pairs, logits_in_order(guide.logits, pairs, batch_size), top_k)
 
 
 def predict_split(

@@ -8,34 +8,34 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import shlex
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
 
 from mmkg.models.checkpoint import (
     DEFAULT_ENCODER,
-    WEIGHTS,
     LoraSpec,
     build_model,
     load_tokenizer,
+    load_trained_state,
     save_checkpoint,
     trained_state,
 )
 from mmkg.models.data import read_mnre
 from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide
-from mmkg.models.guide_model import GuideModel, forward_pairs
+from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
 from mmkg.models.metrics import best_global_offset, summary
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory
+from mmkg.models.predict import logits_in_order, resolve_device
 from mmkg.schemas.records import EntityPair
 from mmkg.schemas.relations import RELATIONS, label_id
 
@@ -80,12 +80,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -115,33 +109,178 @@ class LazyImageEncoder:
         return self._enc
 
 
-@torch.no_grad()
-def predict_logits(model: GuideModel, tokenizer, pairs: Sequence[EntityPair], max_length: int, device,
-                   images: LazyImageEncoder, batch_size: int = 64) -> torch.Tensor:
-    model.eval()
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].text))
-    out = torch.zeros((len(pairs), len(RELATIONS)))
-    for k in range(0, len(order), batch_size):
-        idx = order[k : k + batch_size]
-        logits = forward_pairs(model, tokenizer, [pairs[i] for i in idx], max_length, device, images)
-        out[idx] = logits.float().cpu()
-    return out
-
-
-def init_from(model: GuideModel, directory: str) -> None:
-    """Continue training a saved checkpoint: load its trained tensors into a fresh, unmerged model."""
-    from safetensors.torch import load_file
-
-    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
-    missing = set(trained_state(model)) - set(state)
-    if missing:
-        raise ValueError(f"{directory} does not match this model (lacks {sorted(missing)[:3]})")
-    model.load_state_dict(state, strict=False)
-
-
 def evaluate_logits(logits: torch.Tensor, gold_ids: Sequence[int], offsets: Optional[torch.Tensor] = None) -> Dict:
     pred = [RELATIONS[i] for i in decide(logits, offsets).tolist()]
     return summary([RELATIONS[i] for i in gold_ids], pred)
+
+
+@dataclass
+class Best:
+    """The best validation result so far, with what it takes to save it."""
+
+    f1: float = -1.0
+    step: int = 0
+    metrics: Optional[Dict[str, Any]] = None
+    logits: Optional[torch.Tensor] = None
+    state: Optional[Dict[str, torch.Tensor]] = None
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    epoch: int = 0
+    loss: Optional[float] = None  # running mean
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """One training run of the guide: :meth:`train_step`, :meth:`evaluate`, :meth:`save`, and
+    :meth:`run` looping over them with early stopping on validation micro-F1."""
+
+    def __init__(self, args: argparse.Namespace, argv: Sequence[str], train: List[EntityPair], val: List[EntityPair]):
+        self.args, self.argv, self.train, self.val = args, list(argv), train, val
+        self.train_y = [label_id(p.gold) for p in train]
+        self.val_y = [label_id(p.gold) for p in val]
+        self.device = resolve_device(args.device)
+        self.started = time.time()
+        self.mrda = MrdaConfig.parse(args.mrda)
+        self.augment = Augmenter(self.mrda, build_inventory(train), seed=args.seed)
+        layers = tuple(int(x) for x in args.lora_layers.split(",")) if args.lora_layers else None
+        self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers)
+        self.tokenizer = load_tokenizer(args.encoder)
+        model = build_model(args.encoder, self.lora, len(RELATIONS))
+        if args.init_from:
+            load_trained_state(model, args.init_from)
+        self.model = model.to(self.device)
+        self.images = LazyImageEncoder(self.device)
+        if args.loss == "ftl":
+            self.criterion = FlexibleThresholdLoss(class_priors(self.train_y, len(RELATIONS)), args.tau).to(self.device)
+        else:
+            self.criterion = torch.nn.CrossEntropyLoss()
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        enc = [p for n, p in named if n.startswith("encoder.")]
+        head = [p for n, p in named if not n.startswith("encoder.")]
+        self.params = enc + head
+        self.optimizer = torch.optim.AdamW(
+            [{"params": enc, "lr": args.lr}, {"params": head, "lr": args.head_lr}], weight_decay=args.weight_decay
+        )
+        self.steps_per_epoch = math.ceil(len(train) / args.batch_size)
+        self.total = self.steps_per_epoch * args.epochs
+        if args.max_steps is not None:
+            self.total = min(args.max_steps, self.total)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(self.total * args.warmup), self.total
+        )
+        self.best = Best()
+        self.progress = Progress()
+
+    def train_step(self, batch_idx: Sequence[int]) -> float:
+        self.model.train()
+        batch = [self.augment(self.train[i]) for i in batch_idx]
+        labels = torch.tensor([self.train_y[i] for i in batch_idx], device=self.device)
+        logits = forward_pairs(self.model, self.tokenizer, batch, self.args.max_length, self.device, self.images,
+                               image_transform=self.augment.image_transform())
+        loss = self.criterion(logits.float(), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.item()
+
+    def evaluate(self) -> Dict[str, Any]:
+        """Validation metrics now; a new best keeps its logits and weights. ``improved`` says so."""
+        self.model.eval()
+        args = self.args
+        logits = logits_in_order(
+            lambda batch: forward_pairs(self.model, self.tokenizer, batch, args.max_length, self.device, self.images),
+            self.val, args.eval_batch_size,
+        )
+        m = evaluate_logits(logits, self.val_y)
+        if args.tune_offset:
+            # Select on what will be shipped: F1 at the decision offset tuned for these logits.
+            m["offset"], m["f1_at_offset"] = best_global_offset(logits, self.val_y)
+        p = self.progress
+        p.history.append({"step": p.step, "epoch": p.epoch, "loss": p.loss, "val": m})
+        score = m.get("f1_at_offset", m["f1"])
+        m["improved"] = score > self.best.f1
+        if m["improved"]:
+            state = {k: v.detach().clone() for k, v in trained_state(self.model).items()}
+            self.best = Best(score, p.step, {k: v for k, v in m.items() if k != "improved"}, logits, state)
+        return m
+
+    def save(self) -> Dict[str, Any]:
+        """Writes the model as it is now (the best so far) with thresholds tuned on its val logits."""
+        args, best, p = self.args, self.best, self.progress
+        thresholds = {"global_offset": 0.0, "per_class": {}}
+        if args.tune_offset:
+            thresholds["global_offset"] = best_global_offset(best.logits, self.val_y)[0]
+        offsets = torch.zeros(len(RELATIONS))
+        offsets[1:] = thresholds["global_offset"]
+        final = evaluate_logits(best.logits, self.val_y, offsets)
+        config = {
+            "version": args.version,
+            "encoder": args.encoder,
+            "max_length": args.max_length,
+            "lora": self.lora.to_json(),
+            "image": {"trained_with_images": bool(args.image_dir)},
+            "thresholds": thresholds,
+            "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},
+            "mrda": self.mrda.describe(),
+            "training": {
+                "command": "mmkg train " + shlex.join(self.argv),
+                "seed": args.seed,
+                "train_pairs": len(self.train),
+                "val_pairs": len(self.val),
+                "steps": p.step,
+                "best_step": best.step,
+                "epochs_started": p.epoch,
+                "wall_seconds": round(time.time() - self.started),
+                "val_at_best": best.metrics,
+                "val_final": final,
+                "history": p.history,
+            },
+        }
+        save_checkpoint(self.model, args.output, config)
+        return dict(final, version=args.version)
+
+    def run(self) -> Dict[str, Any]:
+        args, p = self.args, self.progress
+        eval_every = args.eval_every or self.steps_per_epoch
+        batch_rng = random.Random(args.seed)
+        bar = tqdm(total=self.total, desc="train", unit="step", disable=args.quiet, dynamic_ncols=True, mininterval=2.0)
+        say = bar.write if not args.quiet else (lambda msg: print(msg, file=sys.stderr))
+        bad_evals = 0
+        while p.step < self.total and bad_evals < args.patience:
+            p.epoch += 1
+            for batch_idx in length_grouped_batches(self.train, args.batch_size, batch_rng):
+                loss = self.train_step(batch_idx)
+                p.step += 1
+                p.loss = loss if p.loss is None else 0.95 * p.loss + 0.05 * loss
+                bar.update(1)
+                bar.set_postfix(epoch=p.epoch, loss=f"{p.loss:.4f}", best_f1=f"{100 * max(self.best.f1, 0):.2f}")
+                if p.step % eval_every == 0 or p.step == self.total:
+                    m = self.evaluate()
+                    say(_eval_message(p, self.total, m))
+                    bad_evals = 0 if m["improved"] else bad_evals + 1
+                    if m["improved"] and args.save_every_best:
+                        self.save()
+                    if bad_evals >= args.patience:
+                        say(f"early stop: no val improvement in {bad_evals} evaluations")
+                        break
+                if p.step >= self.total:
+                    break
+        bar.close()
+        self.model.load_state_dict(self.best.state, strict=False)
+        return self.save()
+
+
+def _eval_message(p: Progress, total: int, m: Dict[str, Any]) -> str:
+    msg = (f"epoch {p.epoch} step {p.step}/{total}: loss {p.loss:.4f}  val micro-F1 {100 * m['f1']:.2f} "
+           f"(P {100 * m['precision']:.2f} R {100 * m['recall']:.2f} acc {100 * m['accuracy']:.2f})")
+    if "offset" in m:
+        msg += f"; at tuned offset {m['offset']:+.1f}: {100 * m['f1_at_offset']:.2f}"
+    return msg
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -151,148 +290,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     args.version = args.version or f"guide-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    device = pick_device(args.device)
-    started = time.time()
-
     train = read_mnre(args.train, args.image_dir, args.limit_train)
     val = read_mnre(args.val, args.image_dir, args.limit_val)
-    train_y = [label_id(p.gold) for p in train]
-    val_y = [label_id(p.gold) for p in val]
-    print(f"train {len(train)} pairs, val {len(val)} pairs, device {device}, threads {torch.get_num_threads()}",
+    trainer = Trainer(args, argv, train, val)
+    print(f"train {len(train)} pairs, val {len(val)} pairs, device {trainer.device}, threads {torch.get_num_threads()}",
           file=sys.stderr)
-
-    mrda = MrdaConfig.parse(args.mrda)
-    augment = Augmenter(mrda, build_inventory(train), seed=args.seed)
-    layers = tuple(int(x) for x in args.lora_layers.split(",")) if args.lora_layers else None
-    lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers)
-    tokenizer = load_tokenizer(args.encoder)
-    model = build_model(args.encoder, lora, len(RELATIONS))
-    if args.init_from:
-        init_from(model, args.init_from)
-    model = model.to(device)
-    images = LazyImageEncoder(device)
-
-    priors = class_priors(train_y, len(RELATIONS))
-    if args.loss == "ftl":
-        criterion = FlexibleThresholdLoss(priors, args.tau).to(device)
-    else:
-        criterion = torch.nn.CrossEntropyLoss()
-
-    head_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-    enc_params = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW(
-        [{"params": enc_params, "lr": args.lr}, {"params": head_params, "lr": args.head_lr}],
-        weight_decay=args.weight_decay,
-    )
-    steps_per_epoch = math.ceil(len(train) / args.batch_size)
-    total = steps_per_epoch * args.epochs if args.max_steps is None else min(args.max_steps, steps_per_epoch * args.epochs)
-    warm = max(1, int(total * args.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)) if s >= warm else (s + 1) / warm
-    )
-    eval_every = args.eval_every or steps_per_epoch
-
-    from tqdm import tqdm
-
-    batch_rng = random.Random(args.seed)
-    best = {"f1": -1.0, "step": 0, "state": None, "metrics": None}
-    history = []
-    step, bad_evals, stop = 0, 0, False
-    bar = tqdm(total=total, desc="train", unit="step", disable=args.quiet, dynamic_ncols=True, mininterval=2.0)
-    running = None
-    epoch = 0
-    while not stop and step < total:
-        epoch += 1
-        for batch_idx in length_grouped_batches(train, args.batch_size, batch_rng):
-            model.train()
-            batch = [augment(train[i]) for i in batch_idx]
-            labels = torch.tensor([train_y[i] for i in batch_idx], device=device)
-            logits = forward_pairs(model, tokenizer, batch, args.max_length, device, images,
-                                   image_transform=augment.image_transform())
-            loss = criterion(logits.float(), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(enc_params + head_params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{running:.4f}", best_f1=f"{100 * max(best['f1'], 0):.2f}")
-            if step % eval_every == 0 or step == total:
-                val_logits = predict_logits(model, tokenizer, val, args.max_length, device, images, args.eval_batch_size)
-                m = evaluate_logits(val_logits, val_y)
-                if args.tune_offset:
-                    # Select on what will be shipped: F1 at the decision offset tuned for these logits.
-                    m["offset"], m["f1_at_offset"] = best_global_offset(val_logits, val_y)
-                history.append({"step": step, "epoch": epoch, "loss": running, "val": m})
-                msg = (f"epoch {epoch} step {step}/{total}: loss {running:.4f}  val micro-F1 {100 * m['f1']:.2f} "
-                       f"(P {100 * m['precision']:.2f} R {100 * m['recall']:.2f} acc {100 * m['accuracy']:.2f})")
-                if "offset" in m:
-                    msg += f"; at tuned offset {m['offset']:+.1f}: {100 * m['f1_at_offset']:.2f}"
-                bar.write(msg) if not args.quiet else print(msg, file=sys.stderr)
-                score = m.get("f1_at_offset", m["f1"])
-                if score > best["f1"]:
-                    best = {"f1": score, "step": step, "metrics": m, "logits": val_logits,
-                            "state": {k: v.detach().clone() for k, v in trained_state(model).items()}}
-                    bad_evals = 0
-                    if args.save_every_best:
-                        write_checkpoint(model, args, argv, best, val_y, lora, mrda, len(train), len(val), step,
-                                         epoch, history, started)
-                else:
-                    bad_evals += 1
-                    if bad_evals >= args.patience:
-                        bar.write(f"early stop: no val improvement in {bad_evals} evaluations")
-                        stop = True
-            if stop or step >= total:
-                break
-    bar.close()
-
-    model.load_state_dict(best["state"], strict=False)
-    final = write_checkpoint(model, args, argv, best, val_y, lora, mrda, len(train), len(val), step, epoch, history, started)
+    final = trainer.run()
     print(f"saved {args.output} (version {final['version']}); val micro-F1 {100 * final['f1']:.2f} "
           f"P {100 * final['precision']:.2f} R {100 * final['recall']:.2f} acc {100 * final['accuracy']:.2f}")
     return 0
-
-
-def write_checkpoint(model, args, argv, best, val_y, lora, mrda, n_train, n_val, step, epoch, history, started) -> Dict:
-    """Save the model as it is now (the best so far) with thresholds tuned on its val logits."""
-    thresholds = {"global_offset": 0.0, "per_class": {}}
-    if args.tune_offset:
-        off, _ = best_global_offset(best["logits"], val_y)
-        thresholds["global_offset"] = off
-    offsets = torch.zeros(len(RELATIONS))
-    offsets[1:] = thresholds["global_offset"]
-    final = evaluate_logits(best["logits"], val_y, offsets)
-    version = args.version
-    config = {
-        "version": version,
-        "encoder": args.encoder,
-        "labels": list(RELATIONS),
-        "max_length": args.max_length,
-        "markers": {"head": ["«", "»"], "tail": ["{", "}"]},
-        "lora": lora.to_json(),
-        "head_hidden": 384,
-        "image": {"backbone": "efficientnet-lite0", "feature_dim": 1280, "trained_with_images": bool(args.image_dir)},
-        "thresholds": thresholds,
-        "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},
-        "mrda": mrda.describe(),
-        "training": {
-            "command": "mmkg train " + shlex.join(argv),
-            "seed": args.seed,
-            "train_pairs": n_train,
-            "val_pairs": n_val,
-            "steps": step,
-            "best_step": best["step"],
-            "epochs_started": epoch,
-            "wall_seconds": round(time.time() - started),
-            "val_at_best": best["metrics"],
-            "val_final": final,
-            "history": history,
-        },
-    }
-    save_checkpoint(model, args.output, config)
-    return dict(final, version=version)
 
 
 if __name__ == "__main__":

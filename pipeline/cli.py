@@ -44,6 +44,13 @@ def quiet_model_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
 
 
+def stay_offline() -> None:
+    """Nothing downloads at run time: the encoders come from installed packages or local paths.
+    Set here, at the command's entry, for this process and the workers it starts; importing a
+    module of mmkg changes no environment."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -54,6 +61,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mmkg: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     _hide_beam_import_warning()
+    stay_offline()
     quiet_model_libraries()
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(rest) or 0)

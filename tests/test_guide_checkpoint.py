@@ -1,0 +1,49 @@
+"""A guide checkpoint holds what loading checks; importing the guide's modules changes nothing."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, architecture, read_config
+
+
+def copy_with(tmp_path, **changes):
+    target = tmp_path / "ckpt"
+    shutil.copytree(DEFAULT_CHECKPOINT, target)
+    config = json.loads((target / "config.json").read_text(encoding="utf-8"))
+    config.update(changes)
+    (target / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return str(target)
+
+
+def test_the_shipped_checkpoint_matches_what_this_code_builds():
+    config = read_config()
+    for key, value in architecture().items():
+        got = config[key] if key != "image" else {k: config["image"][k] for k in value}
+        assert got == value, key
+
+
+@pytest.mark.parametrize("changes, error", [
+    ({"markers": {"head": ["@", "@"], "tail": ["#", "#"]}}, "entity markers"),
+    ({"markers": None}, "entity markers"),
+    ({"image": {"backbone": "resnet-50", "feature_dim": 2048}}, "image features"),
+    ({"labels": ["None", "/per/per/parent"]}, "label set"),
+    ({"format": "mmkg-guide/0"}, "not a guide checkpoint"),
+])
+def test_a_checkpoint_made_for_other_inputs_fails_loudly(tmp_path, changes, error):
+    with pytest.raises(ValueError, match=error):
+        read_config(copy_with(tmp_path, **changes))
+
+
+def test_importing_the_guide_sets_no_environment_variable(tmp_path):
+    code = ("import os; before = dict(os.environ); "
+            "import mmkg.models.train, mmkg.models.predict, mmkg.pipeline.run, mmkg.pipeline.evaluate, "
+            "mmkg.pipeline.calibrate, mmkg.transforms.guide; "
+            "print(sorted(set(os.environ.items()) ^ set(before.items())))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TOKENIZERS_", "TRANSFORMERS_"))}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -3,6 +3,8 @@ store, the local LLM server, Beam's job service) are loaded as pytest plugins au
 import os
 import pathlib
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -11,8 +13,19 @@ _HERE = pathlib.Path(__file__).parent
 pytest_plugins = sorted(f"tests.{p.stem}" for p in _HERE.glob("fixtures_*.py"))
 
 REPO = _HERE.parent
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+# The benchmark data is not part of the repository: it sits beside the checkout (or where
+# MMKG_SHARED_DATA says). Tests that need it skip, saying so, where it is absent.
+SHARED_DATA = pathlib.Path(os.environ.get("MMKG_SHARED_DATA", REPO / ".." / "shared" / "data")).resolve()
 MNRE_DIR = SHARED_DATA / "mnre"
+
+
+def mnre_path(*parts: str) -> pathlib.Path:
+    """A path in the shared MNRE data; skips the calling test, saying why, when it is absent."""
+    path = MNRE_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs the MNRE data at {path} (../shared/data beside the checkout, or "
+                    f"MMKG_SHARED_DATA), which is absent here")
+    return path
 
 
 _EXIT_STATUS = {"value": None}

@@ -17,7 +17,7 @@ from mmkg.kg.schema import ensure_schema
 from mmkg.schemas.records import EntityMention, ImageRef, Post, Triple
 from mmkg.schemas.relations import RELATIONS, SYMMETRIC_RELATIONS, implied_types, relation_type_name
 from tests.beam_util import run_and_collect
-from tests.conftest import MNRE_DIR
+from tests.conftest import mnre_path
 
 HOSTILE = "x'}) DETACH DELETE n //"
 
@@ -26,12 +26,12 @@ def mnre_sample(n_lines: int = 40) -> Tuple[List[Post], List[Triple]]:
     """Posts and gold triples from the first MNRE training lines (lines sharing an image are one
     post, as the reader makes them); MNRE mentions have no type."""
     posts, triples, seen = {}, [], set()
-    with open(MNRE_DIR / "mnre_train.txt", encoding="utf-8") as f:
+    with open(mnre_path("mnre_train.txt"), encoding="utf-8") as f:
         for _, line in zip(range(n_lines), f):
             d = ast.literal_eval(line)
             post_id = "mnre-" + d["img_id"].rsplit(".", 1)[0]
             text = " ".join(d["token"])
-            path = MNRE_DIR / "images" / d["img_id"]
+            path = mnre_path("images") / d["img_id"]
             if post_id not in posts:
                 posts[post_id] = Post(
                     post_id, text, image=ImageRef(d["img_id"], path=str(path)),

@@ -13,7 +13,7 @@ from mmkg.models.data import read_mnre
 from mmkg.schemas.records import ImageRef, RelationScores
 from mmkg.schemas.relations import RELATIONS
 from tests.beam_util import run_and_collect
-from tests.conftest import MNRE_DIR
+from tests.conftest import mnre_path
 from mmkg.schemas.settings import GuideSettings
 from mmkg.transforms.guide import ScorePairs
 
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def pairs():
     """Ten val pairs; the first four get real MNRE images, the rest stay text-only."""
-    base = read_mnre(str(MNRE_DIR / "mnre_val.txt"), limit=10)
-    images = sorted((MNRE_DIR / "images").glob("*.jpg"))[:4]
+    base = read_mnre(str(mnre_path("mnre_val.txt")), limit=10)
+    images = sorted((mnre_path("images")).glob("*.jpg"))[:4]
     out = []
     for n, p in enumerate(base):
         image = ImageRef(image_id=images[n].name, path=str(images[n])) if n < len(images) else None

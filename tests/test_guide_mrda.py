@@ -6,7 +6,7 @@ import pytest
 from mmkg.models.data import read_mnre
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
 from mmkg.schemas.records import EntityMention, EntityPair
-from tests.conftest import MNRE_DIR
+from tests.conftest import mnre_path
 
 
 def _pair(text, head, tail, gold):
@@ -21,7 +21,7 @@ def _spans_ok(p):
 
 @pytest.fixture(scope="module")
 def mnre_pairs():
-    return read_mnre(str(MNRE_DIR / "mnre_train.txt"), limit=300)
+    return read_mnre(str(mnre_path("mnre_train.txt")), limit=300)
 
 
 def test_substitute_uses_same_type_and_keeps_spans():
@@ -67,7 +67,7 @@ def test_noise_keeps_entities_intact(mnre_pairs):
 def test_image_transform_keeps_size():
     from PIL import Image
 
-    image = Image.open(sorted(MNRE_DIR.joinpath("images").glob("*.jpg"))[0]).convert("RGB")
+    image = Image.open(sorted(mnre_path("images").glob("*.jpg"))[0]).convert("RGB")
     out = image_transform(image, random.Random(0))
     assert out.size == image.size and out.mode == "RGB"
     assert out.tobytes() != image.tobytes()

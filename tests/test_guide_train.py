@@ -13,7 +13,7 @@ from mmkg.models.guide_model import forward_pairs
 from mmkg.models.predict import Guide
 from mmkg.schemas.records import ImageRef
 from mmkg.schemas.relations import RELATIONS, label_id
-from tests.conftest import MNRE_DIR
+from tests.conftest import MNRE_DIR, mnre_path
 
 TRAIN = str(MNRE_DIR / "mnre_train.txt")
 VAL = str(MNRE_DIR / "mnre_val.txt")
@@ -22,6 +22,7 @@ ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    mnre_path("mnre_train.txt"), mnre_path("mnre_val.txt")
     out = tmp_path_factory.mktemp("guide") / "ckpt"
     argv = ["--train", TRAIN, "--val", VAL, "--limit-train", "24", "--limit-val", "16", "--max-steps", "6",
             "--eval-every", "3", "--batch-size", "8", "--mrda", "none", "--warmup", "0", "--lr", "2e-3",
@@ -60,6 +61,7 @@ def test_checkpoint_config_and_size(tiny_run):
 
 
 def test_checkpoint_round_trip_gives_same_logits(tmp_path):
+    mnre_path("mnre_val.txt")
     torch.manual_seed(0)
     model = build_model(ENCODER, LoraSpec(r=4))
     with torch.no_grad():  # LoRA's B starts at zero: make the adapters matter
@@ -87,7 +89,7 @@ def test_checkpoint_round_trip_gives_same_logits(tmp_path):
 
 
 def test_image_path_changes_scores_only_when_trained_on_images(tmp_path, tiny_run):
-    images = sorted((MNRE_DIR / "images").glob("*.jpg"))[:3]
+    images = sorted(mnre_path("images").glob("*.jpg"))[:3]
     pairs = read_mnre(VAL, limit=3)
     with_images = [p.__class__(**{**p.__dict__, "image": ImageRef(image_id=i.name, path=str(i))})
                    for p, i in zip(pairs, images)]

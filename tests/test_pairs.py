@@ -15,7 +15,7 @@ from mmkg.schemas.relations import (
     labels_for_types,
     relation_type_name,
 )
-from tests.conftest import MNRE_DIR
+from tests.conftest import mnre_path
 from mmkg.transforms.ner import detect_entities, load_spacy
 from mmkg.transforms.pairs import enumerate_pairs, type_pair_allowed
 
@@ -26,7 +26,7 @@ def mention(text, post_text, etype):
 
 
 def test_relation_set_matches_mnre_rel2id():
-    check_rel2id(str(MNRE_DIR / "rel2id.json"))
+    check_rel2id(str(mnre_path("rel2id.json")))
     assert len(RELATIONS) == 23 and RELATIONS[0] == NO_RELATION
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from mmkg.schemas.arrow import POST_SCHEMA
 from tests.beam_util import run_and_collect
-from tests.conftest import MNRE_DIR
+from tests.conftest import mnre_path
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.schemas.validation import ReadConfig
 
@@ -135,7 +135,7 @@ def test_parquet_good_and_wrong_schema(tmp_path):
 
 
 def test_mnre_lines_group_into_posts_with_annotated_pairs(tmp_path):
-    lines = (MNRE_DIR / "mnre_val.txt").read_text().splitlines()[:60]
+    lines = (mnre_path("mnre_val.txt")).read_text().splitlines()[:60]
     (tmp_path / "images").mkdir()
     split = tmp_path / "val.txt"
     split.write_text("\n".join(lines + ["[1, 2, 3]", "{'token': ['a'], 'h': {'name': 'zz', 'pos': [0, 1]}, 't': {'name': 'a', 'pos': [0, 1]}}"]) + "\n")
@@ -153,11 +153,11 @@ def test_mnre_lines_group_into_posts_with_annotated_pairs(tmp_path):
 
 
 def test_mnre_image_found_beside_the_split(tmp_path):
-    manifest = json.loads((MNRE_DIR / "images" / "manifest.json").read_text())
+    manifest = json.loads((mnre_path("images") / "manifest.json").read_text())
     img_id, info = next((k, v) for k, v in manifest.items() if v["split"] == "val")
-    line = (MNRE_DIR / "mnre_val.txt").read_text().splitlines()[info["line_idx"][0]]
+    line = (mnre_path("mnre_val.txt")).read_text().splitlines()[info["line_idx"][0]]
     (tmp_path / "images").mkdir()
-    shutil.copy(MNRE_DIR / "images" / img_id, tmp_path / "images" / img_id)
+    shutil.copy(mnre_path("images") / img_id, tmp_path / "images" / img_id)
     (tmp_path / "val.txt").write_text(line + "\n")
     out = read(tmp_path / "val.txt", "mnre")
     assert out[POSTS][0].image.image_id == img_id

@@ -102,7 +102,7 @@ def score_run(data_dir: str, facts: List[Fact], texts: Dict[str, str]) -> Dict:
 def detect_in_process(ner: str, texts: List[str]):
     """Character spans with types, from the student or spaCy, for the type-filter table."""
     if ner.startswith("spacy:"):
-        from mmkg.transforms.ner import load_spacy, mentions_from_doc
+        from mmkg.transforms.ner_spacy import load_spacy, mentions_from_doc
 
         nlp = load_spacy(ner.split(":", 1)[1])
         return [[(m.start, m.end, m.type) for m in mentions_from_doc(nlp(t))] for t in texts]

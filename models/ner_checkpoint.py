@@ -17,9 +17,14 @@ FORMAT = "mmkg-ner/1"
 DEFAULT_NER_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints", "ner-default")
 
 
-def build_ner_model(encoder: str, lora: Optional[LoraSpec], shape_dim: int = 32, image_dim: int = 64) -> NerModel:
-    """Pretrained encoder; with ``lora`` it is frozen behind adapters, without it fully trainable."""
+def build_ner_model(encoder: str, lora: Optional[LoraSpec], shape_dim: int = 32, image_dim: int = 64,
+                    freeze_word_embeddings: bool = False) -> NerModel:
+    """Pretrained encoder; with ``lora`` it is frozen behind adapters, without it fully trainable
+    (but for its word-embedding table when ``freeze_word_embeddings``: half of MiniLM's weights,
+    which then need not be saved)."""
     base = load_encoder(encoder, lora)
+    if freeze_word_embeddings:
+        base.get_input_embeddings().weight.requires_grad_(False)
     return NerModel(base, base.config.hidden_size, shape_dim, image_dim)
 
 
@@ -43,7 +48,8 @@ def load_ner_checkpoint(directory: Optional[str] = None, merge: bool = True) -> 
     directory = directory or DEFAULT_NER_CHECKPOINT
     config = read_ner_config(directory)
     lora = LoraSpec.from_json(config["lora"]) if config.get("lora") else None
-    model = build_ner_model(config["encoder"], lora, config["shape_dim"], config["image_dim"])
+    model = build_ner_model(config["encoder"], lora, config["shape_dim"], config["image_dim"],
+                            bool(config.get("freeze_word_embeddings", False)))
     load_trained_tensors(model, os.path.join(directory, WEIGHTS))
     if merge and lora is not None:
         model.encoder = model.encoder.merge_and_unload()

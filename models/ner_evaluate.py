@@ -13,6 +13,7 @@ import time
 from typing import Dict, Optional, Sequence
 
 from .ner_data import TYPES, read_conll, span_scores, spans_from_tags
+from .precision import PRECISIONS
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -21,8 +22,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--checkpoint", default=None, help="NER checkpoint directory (default: the shipped one)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                    help="compute precision (bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA)")
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
+                    help="auto: fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object (micro.f1 is the headline)")
     return ap.parse_args(argv)
@@ -34,7 +35,8 @@ def evaluate_split(path: str, student, limit: Optional[int] = None) -> Dict:
     pred = student.tag([s.tokens for s in sents])
     seconds = time.perf_counter() - started
     result = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
-    result.update(split=path, checkpoint_version=student.version, seconds=round(seconds, 2),
+    result.update(split=path, checkpoint_version=student.version, precision=str(student.dtype).split(".")[-1],
+                  seconds=round(seconds, 2),
                   posts_per_second=round(len(sents) / seconds, 1) if seconds else None)
     return result
 
@@ -42,7 +44,7 @@ def evaluate_split(path: str, student, limit: Optional[int] = None) -> Dict:
 def table(result: Dict) -> str:
     rows = [("micro", result["micro"])] + [(t, result["per_type"][t]) for t in TYPES]
     lines = [f"{result['split']}  ({result['sentences']} posts, model {result['checkpoint_version']}, "
-             f"{result['posts_per_second']} posts/s)", f"{'':8} {'P':>7} {'R':>7} {'F1':>7} {'gold':>6} {'pred':>6}"]
+             f"{result['precision']}, {result['posts_per_second']} posts/s)", f"{'':8} {'P':>7} {'R':>7} {'F1':>7} {'gold':>6} {'pred':>6}"]
     for name, m in rows:
         lines.append(f"{name:8} {100 * m['precision']:7.2f} {100 * m['recall']:7.2f} {100 * m['f1']:7.2f} "
                      f"{m['gold']:6d} {m['predicted']:6d}")
@@ -50,13 +52,10 @@ def table(result: Dict) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    import torch
-
     from .ner_predict import NerStudent
 
     args = parse_args(argv)
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
-    student = NerStudent(args.checkpoint, args.device, dtype, args.batch_size)
+    student = NerStudent(args.checkpoint, args.device, args.precision, args.batch_size)
     result = evaluate_split(args.split, student, args.limit)
     print(json.dumps(result, indent=2, sort_keys=True) if args.json else table(result))
     return 0

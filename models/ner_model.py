@@ -107,7 +107,8 @@ class WordBatch:
 
 def subword_lengths(tokenizer, word_lists: Sequence[Sequence[str]]) -> List[List[int]]:
     """Sub-words per word (0 for a word the tokenizer drops entirely, e.g. some control chars)."""
-    enc = tokenizer([list(w) for w in word_lists], is_split_into_words=True, add_special_tokens=False)
+    # Untruncated on purpose (the caller chunks long posts); verbose=False drops the length warning.
+    enc = tokenizer([list(w) for w in word_lists], is_split_into_words=True, add_special_tokens=False, verbose=False)
     out = []
     for b, words in enumerate(word_lists):
         counts = [0] * len(words)

@@ -7,7 +7,6 @@ length-sorted sequences so that little of each batch is padding.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,6 +15,7 @@ import torch
 from .ner_data import TAGS, spans_from_tags
 from .ner_model import NerModel, encode_words, subword_lengths
 from .ner_tokenize import tokenize
+from .precision import autocast, resolve_precision
 
 CharSpan = Tuple[int, int, str]  # [start, end) in characters, type
 
@@ -32,13 +32,6 @@ def chunk_words(lengths: Sequence[int], budget: int) -> List[Tuple[int, int]]:
     if start < len(lengths) or not chunks:
         chunks.append((start, len(lengths)))
     return chunks
-
-
-def autocast_for(device: torch.device, dtype: torch.dtype):
-    """Mixed precision where it pays (bf16 on CPU, fp16 on CUDA); fp32 runs as it is."""
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 @torch.no_grad()
@@ -59,7 +52,7 @@ def predict_tags(model: NerModel, tokenizer, word_lists: Sequence[Sequence[str]]
         batch = [pieces[j] for j in order[k : k + batch_size]]
         words = [list(word_lists[i][s:e]) for i, s, e in batch]
         enc = encode_words(tokenizer, words, max_length).to(device)
-        with autocast_for(torch.device(device), dtype):
+        with autocast(torch.device(device), dtype):
             em = model.emissions(enc)
         for (i, s, e), path in zip(batch, model.decode(em, enc.word_mask)):
             out[i][s:e] = [TAGS[t] for t in path]
@@ -76,7 +69,7 @@ class TaggedPost:
 class NerStudent:
     """A loaded checkpoint on a device, in the precision chosen for it."""
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", dtype: Optional[torch.dtype] = None,
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto",
                  batch_size: int = 64):
         from .checkpoint import load_tokenizer
         from .ner_checkpoint import load_ner_checkpoint
@@ -85,7 +78,7 @@ class NerStudent:
         self.device = resolve_device(device)
         self.model, self.config = load_ner_checkpoint(checkpoint)
         self.model.to(self.device)
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.dtype = resolve_precision(precision, self.device)
         self.tokenizer = load_tokenizer(self.config["encoder"])
         self.max_length = int(self.config.get("max_length", 128))
         self.batch_size = batch_size

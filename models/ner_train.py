@@ -31,6 +31,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--output", "-o", default="ner-checkpoint", help="checkpoint directory to write")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER, help="Hugging Face encoder name or path")
     ap.add_argument("--adapt", choices=("lora", "full"), default="lora", help="LoRA adapters or full fine-tuning")
+    ap.add_argument("--freeze-word-embeddings", action="store_true",
+                    help="with --adapt full: keep the word-embedding table as pretrained (and out of the checkpoint)")
     ap.add_argument("--lora-r", type=int, default=32)
     ap.add_argument("--lora-alpha", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=4)
@@ -71,7 +73,7 @@ class NerTrainer:
         self.args, self.device = args, device
         self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, "all-linear") if args.adapt == "lora" else None
         self.tokenizer = load_tokenizer(args.encoder)
-        self.model = build_ner_model(args.encoder, self.lora).to(device)
+        self.model = build_ner_model(args.encoder, self.lora, freeze_word_embeddings=args.freeze_word_embeddings).to(device)
         enc_lr = args.lr or (1e-3 if self.lora else 1e-4)
         groups: Dict[str, List[torch.nn.Parameter]] = {"encoder": [], "head": [], "crf": []}
         for n, p in self.model.named_parameters():
@@ -194,6 +196,7 @@ def write(trainer: NerTrainer, args, argv, version: str, best: Dict, history: Li
         "max_length": args.max_length,
         "lora": trainer.lora.to_json() if trainer.lora else None,
         "adapt": args.adapt,
+        "freeze_word_embeddings": args.freeze_word_embeddings,
         "shape_dim": trainer.model.shape_output.embedding_dim,
         "image_dim": trainer.model.no_image.numel(),
         "image": {"backbone": "efficientnet-lite0", "feature_dim": 1280, "trained_with_images": False},

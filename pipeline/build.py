@@ -36,7 +36,7 @@ def build(
         raise ValueError("--input is required")
     prefix = settings.output_prefix
     read = p | "ReadPosts" >> ReadPosts(settings.input, settings.input_format, settings.read)
-    posts = read[POSTS] | "DetectEntities" >> beam.ParDo(DetectEntities(settings.ner))
+    posts = read[POSTS] | "DetectEntities" >> DetectEntities(settings.ner)
     pairs = posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs())
     dead_letters = [read[DEAD]]
 

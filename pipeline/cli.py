@@ -14,6 +14,8 @@ COMMANDS = {
     "run": ("mmkg.pipeline.run", "run the pipeline over posts and build the knowledge graph"),
     "train": ("mmkg.models.train", "train the guide model (stage 1)"),
     "evaluate": ("mmkg.pipeline.evaluate", "evaluate the guide (and the LLM refiner) on an MNRE split"),
+    "train-ner": ("mmkg.models.ner_train", "train the NER student on CoNLL files (Twitter-2015/2017)"),
+    "evaluate-ner": ("mmkg.models.ner_evaluate", "evaluate the NER student on a CoNLL split"),
     "calibrate": ("mmkg.pipeline.calibrate", "choose the LLM gating thresholds on a validation split"),
     "query": ("mmkg.pipeline.query", "query the knowledge graph"),
 }
@@ -21,7 +23,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: mmkg COMMAND [options]", "", "commands:"]
-    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "`mmkg COMMAND --help` shows a command's options."]
     return "\n".join(lines)
 

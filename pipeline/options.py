@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.llm.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
-from mmkg.schemas.settings import GuideSettings, NerSettings
+from mmkg.schemas.settings import NER_DEFAULT, SPACY_PREFIX, GuideSettings, NerSettings
 from mmkg.schemas.validation import ReadConfig
 
 DEFAULT_DATA_DIR = "./mmkg-data"
@@ -135,9 +135,11 @@ class MmkgOptions(PipelineOptions):
         parser.add_argument(
             "--ner-model",
             dest="ner_model",
-            default=NerSettings.model,
-            help="spaCy pipeline name or path, used for posts without entities",
+            default=NER_DEFAULT,
+            help="entities for posts that have none: 'default' (the shipped NER student), an NER "
+            "checkpoint directory (mmkg train-ner), or spacy:NAME for a spaCy pipeline",
         )
+        parser.add_argument("--ner-batch-size", dest="ner_batch_size", type=int, default=NerSettings.batch_size)
         parser.add_argument(
             "--output",
             dest="output",
@@ -254,6 +256,22 @@ def llm_from_options(opts, env: Optional[Mapping[str, str]] = None, run_id: str 
     )
 
 
+def ner_from_options(opts) -> NerSettings:
+    value = (opts.ner_model or NER_DEFAULT).strip()
+    common = dict(device=opts.device, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"))
+    if value.startswith(SPACY_PREFIX):
+        name = value[len(SPACY_PREFIX):]
+        if not name:
+            raise SettingsError("--ner-model spacy:NAME needs a spaCy pipeline name or path")
+        return NerSettings(spacy=name, **common)
+    if value == NER_DEFAULT:
+        return NerSettings(**common)
+    if not os.path.isfile(os.path.join(value, "config.json")):
+        raise SettingsError(f"--ner-model {value!r}: not 'default', not spacy:NAME, and not an NER checkpoint "
+                            "directory (no config.json there)")
+    return NerSettings(checkpoint=value, **common)
+
+
 def guide_from_options(opts) -> GuideSettings:
     return GuideSettings(
         checkpoint=opts.checkpoint,
@@ -276,7 +294,7 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
             max_text_chars=_at_least(opts.max_text_chars, 1, "--max-text-chars"),
             max_image_pixels=_at_least(opts.max_image_pixels, 1, "--max-image-pixels"),
         ),
-        ner=NerSettings(model=opts.ner_model),
+        ner=ner_from_options(opts),
         guide=guide_from_options(opts),
         llm=llm_from_options(opts, env),
         graph=None if opts.no_graph else graph_from_options(opts, env),

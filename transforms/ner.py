@@ -1,81 +1,58 @@
-"""Entity detection with spaCy for posts that came without entities."""
+"""Entities for posts that came without them; posts with entities pass through untouched.
+
+By default the project's NER student tags them (through RunInference, batched, loaded once per
+worker); ``--ner-model spacy:NAME`` uses a spaCy pipeline instead.
+"""
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import apache_beam as beam
+from apache_beam.ml.inference.base import RunInference
 
-from mmkg.schemas.records import EntityMention, Post
+from mmkg.schemas.records import Post
 from mmkg.schemas.settings import NerSettings
 from mmkg.transforms import counters
+from mmkg.transforms.ner_spacy import DetectWithSpacy
+from mmkg.transforms.ner_student import NerStudentHandler
+
+_GIVEN, _MISSING = 0, 1
 
 
-# spaCy's OntoNotes labels mapped onto the four MNRE/Twitter types; numbers, dates and amounts
-# take part in no relation of the set and are dropped.
-SPACY_TO_TYPE = {
-    "PERSON": "PER",
-    "ORG": "ORG",
-    "GPE": "LOC",
-    "LOC": "LOC",
-    "FAC": "LOC",
-    "NORP": "MISC",
-    "EVENT": "MISC",
-    "WORK_OF_ART": "MISC",
-    "PRODUCT": "MISC",
-    "LAW": "MISC",
-    "LANGUAGE": "MISC",
-}
+def _has_entities(post: Post, _n: int) -> int:
+    return _GIVEN if post.entities is not None else _MISSING
 
 
-_LEADING_ARTICLES = ("the ", "The ")
+class _Count(beam.DoFn):
+    """Counts posts that kept their given entities, or the entities detected in a post."""
 
+    def __init__(self, name: str, per_entity: bool):
+        self._name, self._per_entity = name, per_entity
+        self._counter = None
 
-def mentions_from_doc(doc) -> Tuple[EntityMention, ...]:
-    out = []
-    for ent in doc.ents:
-        etype = SPACY_TO_TYPE.get(ent.label_)
-        if etype is None:
-            continue
-        start, end, text = ent.start_char, ent.end_char, ent.text
-        # "the European Union" and "European Union" are one entity in the graph.
-        if text.startswith(_LEADING_ARTICLES) and len(text) > 4:
-            start, text = start + 4, text[4:]
-        if not text.strip():
-            continue
-        out.append(EntityMention(text=text, start=start, end=end, type=etype, source="ner"))
-    return tuple(out)
-
-
-def load_spacy(name: str):
-    import spacy
-
-    # Only the NER component is needed; the rest costs time per post.
-    return spacy.load(name, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
-
-
-class DetectEntities(beam.DoFn):
-    """Fills in entities with spaCy where the post has none; posts with entities pass through."""
-
-    def __init__(self, settings: NerSettings = NerSettings()):
-        self._model_name = settings.model
-        self._nlp = None
-        self._detected = counters.counter(counters.ENTITIES_DETECTED)
-        self._given = counters.counter(counters.POSTS_WITH_GIVEN_ENTITIES)
+    def setup(self):
+        self._counter = counters.counter(self._name)
 
     def process(self, post: Post):
-        if post.entities is not None:
-            self._given.inc()
-            yield post
-            return
-        # Loaded on first need, not in setup(): when every post carries its entities (MNRE,
-        # evaluation sets) no worker pays the seconds spaCy takes to load.
-        if self._nlp is None:
-            self._nlp = load_spacy(self._model_name)
-        mentions = mentions_from_doc(self._nlp(post.text))
-        self._detected.inc(len(mentions))
-        yield post.with_entities(mentions)
+        self._counter.inc(len(post.entities or ()) if self._per_entity else 1)
+        yield post
 
 
-def detect_entities(text: str, nlp: Optional[object] = None) -> Tuple[EntityMention, ...]:
-    nlp = nlp or load_spacy(NerSettings.model)
-    return mentions_from_doc(nlp(text))
+class DetectEntities(beam.PTransform):
+    """PCollection[Post] -> PCollection[Post], every post with its entities."""
+
+    def __init__(self, settings: NerSettings = NerSettings()):
+        super().__init__()
+        self.settings = settings
+
+    def expand(self, posts):
+        given, missing = posts | "HasEntities" >> beam.Partition(_has_entities, 2)
+        if self.settings.spacy is not None:
+            detected = missing | "Spacy" >> beam.ParDo(DetectWithSpacy(self.settings.spacy))
+        else:
+            detected = missing | "NerStudent" >> RunInference(NerStudentHandler(self.settings))
+        return (
+            (
+                given | "CountGiven" >> beam.ParDo(_Count(counters.POSTS_WITH_GIVEN_ENTITIES, per_entity=False)),
+                detected | "CountDetected" >> beam.ParDo(_Count(counters.ENTITIES_DETECTED, per_entity=True)),
+            )
+            | "AllPosts" >> beam.Flatten()
+        )

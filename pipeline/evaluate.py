@@ -61,6 +61,10 @@ def format_report(report: Dict[str, Any]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.llm == "none" and (args.llm_base_url or args.llm_model):
+        print("mmkg evaluate: --llm-base-url/--llm-model need --llm auto, local or remote (the default "
+              "here is none: the guide alone)", file=sys.stderr)
+        return 2
     try:
         llm = llm_from_options(args)
     except SettingsError as e:

@@ -29,7 +29,6 @@ from mmkg.kg.settings import GraphSettings
 
 _LOG = logging.getLogger("mmkg.graph")
 
-DEFAULT_DATA_DIR = "./mmkg-data"
 GRAPH_SUBDIR = "graph"
 DATABASE = "mmkg"
 USERNAME = "root"
@@ -58,7 +57,7 @@ class EmbeddedGraphStore:
 
     def __init__(
         self,
-        data_dir: str = DEFAULT_DATA_DIR,
+        data_dir: str,
         *,
         attach: bool = False,
         port: Optional[int] = None,

@@ -25,6 +25,7 @@ from mmkg.llm.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
 from mmkg.schemas.settings import NER_DEFAULT, SPACY_PREFIX, GuideSettings, NerSettings
 from mmkg.schemas.validation import ReadConfig
+from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
 
 DEFAULT_DATA_DIR = "./mmkg-data"
 INPUT_FORMATS = ("jsonl", "parquet", "mnre")
@@ -151,7 +152,10 @@ class MmkgOptions(PipelineOptions):
             "--guide-batch-size", dest="guide_batch_size", type=int, default=GuideSettings.batch_size
         )
         add_graph_flags(parser)
-        parser.add_argument("--graph-batch-size", dest="graph_batch_size", type=int, default=1000)
+        parser.add_argument(
+            "--graph-batch-size", dest="graph_batch_size", type=int, default=WRITE_GRAPH_BATCH_SIZE,
+            help="rows per graph transaction",
+        )
         parser.add_argument(
             "--no-graph", dest="no_graph", action="store_true", help="write Parquet only"
         )

@@ -106,13 +106,16 @@ class _WriteBatch(beam.DoFn):
             self._driver = None
 
 
+DEFAULT_BATCH_SIZE = 1000  # rows per transaction
+
+
 class WriteGraph(beam.PTransform):
     """``{"posts": PCollection[Post], "triples": PCollection[Triple]} | WriteGraph(settings)``.
 
     Either key may be missing. Returns ``{"dead_letters": PCollection[DeadLetter]}``.
     """
 
-    def __init__(self, settings: GraphSettings, batch_size: int = 1000, label: Optional[str] = None) -> None:
+    def __init__(self, settings: GraphSettings, batch_size: int = DEFAULT_BATCH_SIZE, label: Optional[str] = None) -> None:
         super().__init__(label)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")

@@ -22,7 +22,7 @@ from mmkg.models import train
 from mmkg.models.data import read_mnre
 from mmkg.models.ftl import decide, offsets_vector
 from mmkg.models.metrics import best_global_offset, summary
-from mmkg.models.predict import Guide
+from mmkg.models.predict import Guide, logits_in_order
 from mmkg.schemas.relations import RELATIONS, label_id
 
 CELLS = (
@@ -46,11 +46,7 @@ def val_metrics(checkpoint: str, val: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     guide = Guide(checkpoint, "cpu")
     pairs = read_mnre(val)
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].text))
-    logits = torch.zeros((len(pairs), len(RELATIONS)))
-    for k in range(0, len(order), 64):
-        idx = order[k : k + 64]
-        logits[idx] = guide.logits([pairs[i] for i in idx])
+    logits = logits_in_order(guide.logits, pairs, 64)
     gold_ids = [label_id(p.gold) for p in pairs]
     gold = [p.gold for p in pairs]
 

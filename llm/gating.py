@@ -1,6 +1,6 @@
 """When to ask the LLM, and whether to take its answer: pure functions over the guide's scores.
 
-The thresholds are chosen on a validation split by ``mmkg calibrate`` (models/calibrate.py) and
+The thresholds are chosen on a validation split by ``mmkg calibrate`` (pipeline/calibrate.py) and
 kept next to the guide checkpoint in ``gating.json``, one entry per LLM model, because how far a
 model can be trusted depends on the model.
 """

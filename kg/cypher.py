@@ -29,7 +29,7 @@ import unicodedata
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.schemas.records import Post, Triple
+from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, SYMMETRIC_RELATIONS, relation_type_name
 
 POST = "post"
@@ -64,6 +64,8 @@ def post_row(post: Post) -> Dict[str, Any]:
     needs its type, and for those it is only known from a triple's label."""
     mentions = []
     for m in post.entities or ():
+        if m.source == NER_CANDIDATE:  # a proposal; it enters the graph only as a triple's end
+            continue
         name = _clean_name(m.text)
         if m.type in ENTITY_TYPES and normalise_name(name):
             mentions.append({"name": name, "type": m.type})

@@ -32,7 +32,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def evaluate_split(path: str, student, limit: Optional[int] = None) -> Dict:
     sents = read_conll(path)[:limit]
     started = time.perf_counter()
-    pred = student.tag([s.tokens for s in sents])
+    [pred] = student.tag([s.tokens for s in sents])
     seconds = time.perf_counter() - started
     result = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
     result.update(split=path, checkpoint_version=student.version, precision=str(student.dtype).split(".")[-1],

@@ -7,7 +7,7 @@ length-sorted sequences so that little of each batch is padding.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -36,8 +36,14 @@ def chunk_words(lengths: Sequence[int], budget: int) -> List[Tuple[int, int]]:
 
 @torch.no_grad()
 def predict_tags(model: NerModel, tokenizer, word_lists: Sequence[Sequence[str]], max_length: int,
-                 device, batch_size: int = 64, dtype: torch.dtype = torch.float32) -> List[List[str]]:
-    """BIO tags for each list of words, in input order."""
+                 device, batch_size: int = 64, dtype: torch.dtype = torch.float32,
+                 o_penalties: Sequence[float] = (0.0,)) -> List[List[List[str]]]:
+    """BIO tags for each list of words, in input order, once per entry of ``o_penalties``.
+
+    A penalty is subtracted from every word's O score before Viterbi: 0 is the model's own
+    answer; a positive one decodes a recall-leaning reading (more and longer spans) from the same
+    forward pass, which is how the pipeline proposes extra candidate entities.
+    """
     was_training = model.training
     model.eval()
     budget = max_length - 2  # [CLS] and [SEP]
@@ -46,24 +52,27 @@ def predict_tags(model: NerModel, tokenizer, word_lists: Sequence[Sequence[str]]
     lengths = subword_lengths(tokenizer, [word_lists[i] for i in nonempty]) if nonempty else []
     for i, counts in zip(nonempty, lengths):
         pieces += [(i, s, e) for s, e in chunk_words(counts, budget)]
-    out: List[List[str]] = [["O"] * len(w) for w in word_lists]
+    out = [[["O"] * len(w) for w in word_lists] for _ in o_penalties]
     order = sorted(range(len(pieces)), key=lambda k: pieces[k][2] - pieces[k][1])
     for k in range(0, len(order), batch_size):
         batch = [pieces[j] for j in order[k : k + batch_size]]
         words = [list(word_lists[i][s:e]) for i, s, e in batch]
         enc = encode_words(tokenizer, words, max_length).to(device)
         with autocast(torch.device(device), dtype):
-            em = model.emissions(enc)
-        for (i, s, e), path in zip(batch, model.decode(em, enc.word_mask)):
-            out[i][s:e] = [TAGS[t] for t in path]
+            em = model.emissions(enc).float()
+        for v, penalty in enumerate(o_penalties):
+            scores = em if not penalty else torch.cat([em[..., :1] - penalty, em[..., 1:]], dim=-1)
+            for (i, s, e), path in zip(batch, model.decode(scores, enc.word_mask)):
+                out[v][i][s:e] = [TAGS[t] for t in path]
     model.train(was_training)
     return out
 
 
 @dataclass
 class TaggedPost:
-    spans: List[CharSpan]
+    spans: List[CharSpan]  # the model's own reading
     words: int
+    candidates: List[CharSpan] = field(default_factory=list)  # extra spans of the recall-leaning readings
 
 
 class NerStudent:
@@ -84,16 +93,21 @@ class NerStudent:
         self.batch_size = batch_size
         self.version = str(self.config.get("version", ""))
 
-    def tag(self, word_lists: Sequence[Sequence[str]]) -> List[List[str]]:
+    def tag(self, word_lists: Sequence[Sequence[str]], o_penalties: Sequence[float] = (0.0,)) -> List[List[List[str]]]:
         return predict_tags(self.model, self.tokenizer, word_lists, self.max_length, self.device,
-                            self.batch_size, self.dtype)
+                            self.batch_size, self.dtype, o_penalties)
 
-    def detect(self, texts: Sequence[str]) -> List[TaggedPost]:
-        """Character spans into each original text."""
+    def detect(self, texts: Sequence[str], recall_penalty: float = 0.0) -> List[TaggedPost]:
+        """Character spans into each original text. With ``recall_penalty`` > 0 the same forward
+        pass is decoded a second time with that much taken off every O score; its spans that the
+        first reading lacks come back as ``candidates`` (they may overlap the first reading's)."""
         words = [tokenize(t) for t in texts]
-        tags = self.tag([[w.text for w in ws] for ws in words])
+        penalties = (0.0, recall_penalty) if recall_penalty > 0 else (0.0,)
+        variants = self.tag([[w.text for w in ws] for ws in words], penalties)
         out = []
-        for ws, ts in zip(words, tags):
-            spans = [(ws[s].start, ws[e - 1].end, t) for s, e, t in spans_from_tags(ts)]
-            out.append(TaggedPost(spans, len(ws)))
+        for n, ws in enumerate(words):
+            readings = [[(ws[s].start, ws[e - 1].end, t) for s, e, t in spans_from_tags(tags[n])] for tags in variants]
+            primary = readings[0]
+            extra = sorted({sp for r in readings[1:] for sp in r} - set(primary))
+            out.append(TaggedPost(primary, len(ws), extra))
         return out

@@ -110,7 +110,7 @@ class NerTrainer:
     def evaluate(self, val_sets: Dict[str, List[TaggedSentence]]) -> Dict:
         per_file = {}
         for name, sents in val_sets.items():
-            pred = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length, self.device)
+            [pred] = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length, self.device)
             per_file[name] = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
         score = sum(m["micro"]["f1"] for m in per_file.values()) / len(per_file)
         return {"score": score, "files": {k: v["micro"] for k, v in per_file.items()}}

@@ -141,6 +141,21 @@ class MmkgOptions(PipelineOptions):
         )
         parser.add_argument("--ner-batch-size", dest="ner_batch_size", type=int, default=NerSettings.batch_size)
         parser.add_argument(
+            "--ner-recall-penalty",
+            dest="ner_recall_penalty",
+            type=float,
+            default=NerSettings.recall_penalty,
+            help="also propose the spans of a second NER decoding with this much taken off every O "
+            "score, as candidates for the guide (0: off)",
+        )
+        parser.add_argument(
+            "--ner-mentions",
+            dest="ner_mentions",
+            action="store_true",
+            default=NerSettings.mentions,
+            help="also propose untagged @mentions as (untyped) candidate entities",
+        )
+        parser.add_argument(
             "--output",
             dest="output",
             default=None,
@@ -261,7 +276,9 @@ def llm_from_options(opts, env: Optional[Mapping[str, str]] = None, run_id: str 
 
 def ner_from_options(opts) -> NerSettings:
     value = (opts.ner_model or NER_DEFAULT).strip()
-    common = dict(device=opts.device, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"))
+    common = dict(device=opts.device, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"),
+                  recall_penalty=_at_least(opts.ner_recall_penalty, 0.0, "--ner-recall-penalty"),
+                  mentions=bool(opts.ner_mentions))
     if value.startswith(SPACY_PREFIX):
         name = value[len(SPACY_PREFIX):]
         if not name:

@@ -28,12 +28,18 @@ class ImageRef:
             raise ValueError("ImageRef needs exactly one of path and data")
 
 
+# Where a mention came from (``EntityMention.source``).
+INPUT = "input"  # given with the post
+NER = "ner"  # detected
+NER_CANDIDATE = "ner-candidate"  # proposed for the guide to judge; in the graph only through a triple
+
+
 @dataclass(frozen=True)
 class EntityMention:
     """An entity occurrence in a post's text. ``start``/``end`` are character offsets, [start, end).
 
     ``type`` is one of PER, ORG, LOC, MISC, or None when the input did not say (MNRE annotates
-    spans without types). ``source`` says where the mention came from: ``input`` or ``ner``.
+    spans without types). ``source`` says where the mention came from: INPUT, NER or NER_CANDIDATE.
     """
 
     text: str

@@ -21,6 +21,11 @@ class NerSettings:
     device: str = "auto"
     precision: str = "auto"  # auto, fp32, bf16, fp16
     batch_size: int = 64  # most posts RunInference hands the student at once
+    # Candidate entities beyond the student's own reading, for the guide to accept or reject:
+    # spans of a second decoding with this much taken off every O score (0: none), and
+    # untagged @mentions (untyped). See docs/ner.md for what each costs and recovers.
+    recall_penalty: float = 0.0
+    mentions: bool = False
 
     @property
     def model(self) -> str:

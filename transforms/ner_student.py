@@ -11,13 +11,23 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from mmkg.schemas.records import EntityMention, Post
+from mmkg.models.ner_tokenize import tokenize
+from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention, Post
 from mmkg.schemas.settings import NerSettings
 from mmkg.transforms import counters
 
 
-def mentions_from_spans(text: str, spans) -> tuple:
-    return tuple(EntityMention(text=text[s:e], start=s, end=e, type=t, source="ner") for s, e, t in spans)
+def mentions_from_spans(text: str, spans, candidates=(), mentions: bool = False) -> tuple:
+    """The student's spans (source ``ner``), then its extra candidates and, with ``mentions``,
+    the @mentions it left untagged (source ``ner-candidate``; the graph records those only
+    where a triple uses them)."""
+    out = [EntityMention(text=text[s:e], start=s, end=e, type=t, source=NER) for s, e, t in spans]
+    out += [EntityMention(text=text[s:e], start=s, end=e, type=t, source=NER_CANDIDATE) for s, e, t in candidates]
+    if mentions:
+        taken = {(m.start, m.end) for m in out}
+        out += [EntityMention(text=w.text, start=w.start, end=w.end, type=None, source=NER_CANDIDATE)
+                for w in tokenize(text) if w.text.startswith("@") and len(w.text) > 1 and (w.start, w.end) not in taken]
+    return tuple(out)
 
 
 class _OnFirstBatch:
@@ -48,8 +58,10 @@ class NerStudentHandler(ModelHandler[Post, Post, Any]):
         return _OnFirstBatch(self.settings)
 
     def run_inference(self, batch: Sequence[Post], model, inference_args: Optional[Dict[str, Any]] = None) -> Iterable[Post]:
-        tagged = model.get().detect([p.text for p in batch])
-        return [p.with_entities(mentions_from_spans(p.text, t.spans)) for p, t in zip(batch, tagged)]
+        s = self.settings
+        tagged = model.get().detect([p.text for p in batch], s.recall_penalty)
+        return [p.with_entities(mentions_from_spans(p.text, t.spans, t.candidates, s.mentions))
+                for p, t in zip(batch, tagged)]
 
     def get_num_bytes(self, batch: Sequence[Post]) -> int:
         return sum(len(p.text.encode("utf-8")) for p in batch)

@@ -40,6 +40,9 @@ def enumerate_pairs(post: Post) -> List[EntityPair]:
         for j, tail in enumerate(entities):
             if i == j or head.text.casefold() == tail.text.casefold():
                 continue
+            # Overlapping spans are alternative readings of one entity (NER candidates), not two.
+            if head.start < tail.end and tail.start < head.end:
+                continue
             if not type_pair_allowed(head.type, tail.type):
                 continue
             out.append(EntityPair(post_id=post.post_id, text=post.text, head=head, tail=tail, image=post.image))

@@ -12,7 +12,8 @@ import functools
 
 import torch
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from mmkg.schemas.settings import PRECISIONS
+
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

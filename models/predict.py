@@ -14,6 +14,7 @@ from mmkg.models.data import read_mnre
 from mmkg.models.ftl import decide, offsets_vector
 from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
+from mmkg.models.precision import autocast, resolve_precision
 from mmkg.schemas.records import EntityPair, RelationScores
 
 
@@ -24,13 +25,19 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 class Guide:
-    """A loaded checkpoint. On CUDA the model runs in half precision."""
+    """A loaded checkpoint computing in ``precision`` (models.precision: ``auto`` is fp16 on CUDA,
+    bf16 on CPUs with native bf16, else fp32).
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto"):
+    On CUDA the weights themselves are cast (the half-precision path); on a CPU they stay fp32
+    and the forward pass runs under autocast, which keeps softmax and layer norm in fp32: cast
+    weights would put those in bf16 too, and bf16's 8-bit mantissa there moves decisions."""
+
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto"):
         self.checkpoint = checkpoint or DEFAULT_CHECKPOINT
         self.device = resolve_device(device)
         model, config = load_checkpoint(self.checkpoint)
-        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.compute_dtype = resolve_precision(precision, self.device)
+        self.dtype = self.compute_dtype if self.device.type == "cuda" else torch.float32  # of the weights
         self.model = model.to(device=self.device, dtype=self.dtype)
         self.config = config
         self.labels = tuple(config["labels"])
@@ -49,7 +56,9 @@ class Guide:
     def logits(self, pairs: Sequence[EntityPair]) -> torch.Tensor:
         if not pairs:
             return torch.zeros((0, len(self.labels)))
-        out = forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder, self.dtype)
+        with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
+            out = forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
+                                self.dtype)
         return out.float().cpu()
 
     def scores_from_logits(self, pairs: Sequence[EntityPair], logits: torch.Tensor, top_k: int = 3) -> List[RelationScores]:
@@ -110,8 +119,9 @@ def predict_split(
     top_k: int = 3,
     limit: Optional[int] = None,
     guide: Optional[Guide] = None,
+    precision: str = "auto",
 ) -> List[RelationScores]:
     """Guide scores for every instance of an MNRE split file, in file order (``pair.gold`` holds
     the gold label)."""
-    guide = guide or Guide(checkpoint, device)
+    guide = guide or Guide(checkpoint, device, precision)
     return predict_pairs(guide, read_mnre(path, image_dir, limit), batch_size, top_k)

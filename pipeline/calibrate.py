@@ -32,7 +32,7 @@ def _parse(argv: List[str]):
     ap = argparse.ArgumentParser(
         prog="mmkg calibrate",
         description="choose the LLM gating thresholds on a split; also accepts mmkg run's "
-        "--llm*, --checkpoint, --top-k, --device, --image-dir and --data-dir flags",
+        "--llm*, --checkpoint, --top-k, --device, --precision, --image-dir and --data-dir flags",
     )
     ap.add_argument("--split", required=True, help="MNRE split file (validation)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N pairs (smoke runs)")
@@ -69,7 +69,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if image_dir is None and os.path.isdir(os.path.join(os.path.dirname(args.split), "images")):
         image_dir = os.path.join(os.path.dirname(args.split), "images")
     t0 = time.monotonic()
-    scores = predict_split(args.split, opts.checkpoint, image_dir, args.guide_batch, opts.device, opts.top_k, args.limit)
+    scores = predict_split(args.split, opts.checkpoint, image_dir, args.guide_batch, opts.device, opts.top_k, args.limit,
+                           precision=opts.precision)
     print(f"guide scored {len(scores)} pairs in {time.monotonic() - t0:.0f}s", file=sys.stderr)
 
     with serving(settings) as resolved:

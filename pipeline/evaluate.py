@@ -78,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.time()
-    guide = Guide(args.checkpoint, args.device)
+    guide = Guide(args.checkpoint, args.device, args.precision)
     scores = predict_split(args.split, image_dir=args.image_dir, batch_size=args.batch_size, top_k=args.top_k,
                            limit=args.limit, guide=guide)
     report = guide_report(scores, args.confusions)

@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.llm.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
-from mmkg.schemas.settings import NER_DEFAULT, SPACY_PREFIX, GuideSettings, NerSettings
+from mmkg.schemas.settings import NER_DEFAULT, PRECISIONS, SPACY_PREFIX, GuideSettings, NerSettings
 from mmkg.schemas.validation import ReadConfig
 from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
 
@@ -79,6 +79,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", dest="top_k", type=int, default=guide.top_k)
     parser.add_argument(
         "--device", dest="device", default=guide.device, help="auto, cpu or cuda[:N] for the guide"
+    )
+    parser.add_argument(
+        "--precision", dest="precision", default=guide.precision, choices=PRECISIONS, type=str.lower,
+        help="number format of the guide and the NER student: auto (fp16 on CUDA, bf16 on CPUs with "
+        "native bf16, else fp32), fp32, bf16, fp16 (CUDA only)",
     )
     parser.add_argument(
         "--image-dir",
@@ -276,7 +281,7 @@ def llm_from_options(opts, env: Optional[Mapping[str, str]] = None, run_id: str 
 
 def ner_from_options(opts) -> NerSettings:
     value = (opts.ner_model or NER_DEFAULT).strip()
-    common = dict(device=opts.device, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"),
+    common = dict(device=opts.device, precision=opts.precision, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"),
                   recall_penalty=_at_least(opts.ner_recall_penalty, 0.0, "--ner-recall-penalty"),
                   mentions=bool(opts.ner_mentions))
     if value.startswith(SPACY_PREFIX):
@@ -296,6 +301,7 @@ def guide_from_options(opts) -> GuideSettings:
     return GuideSettings(
         checkpoint=opts.checkpoint,
         device=opts.device,
+        precision=opts.precision,
         batch_size=_at_least(opts.guide_batch_size, 1, "--guide-batch-size"),
         top_k=_at_least(opts.top_k, 1, "--top-k"),
     )

@@ -8,6 +8,9 @@ from typing import Optional
 
 
 NER_DEFAULT = "default"  # the shipped NER student
+# Number formats a model may compute in (``--precision``); resolved against the hardware by
+# models.precision. Named here so that parsing the flags does not import torch.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SPACY_PREFIX = "spacy:"
 
 
@@ -41,5 +44,6 @@ class GuideSettings:
 
     checkpoint: Optional[str] = None  # None: the shipped checkpoint
     device: str = "auto"  # auto, cpu or cuda[:N]
+    precision: str = "auto"  # auto, fp32, bf16, fp16 (see models.precision)
     batch_size: int = 32  # most pairs RunInference hands the model at once
     top_k: int = 3  # candidates kept per pair (the LLM sees them)

@@ -2,7 +2,8 @@
 
 ``GuideModelHandler`` loads the checkpoint once per worker process (RunInference's shared model
 handle), lets RunInference batch the pairs (BatchElements, sized by the handler's min/max batch
-size), tokenises a batch, runs it on CUDA in half precision when there is a GPU, and returns one
+size), tokenises a batch, runs it in the settings' precision (by default fp16 on CUDA, bf16 on CPUs
+with native bf16, see models.precision), and returns one
 ``RelationScores`` per pair: the full distribution, the top-k candidates and the threshold
 decision.
 """
@@ -24,6 +25,7 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         super().__init__(min_batch_size=min_batch_size, max_batch_size=settings.batch_size)
         self.checkpoint = settings.checkpoint
         self.device = settings.device
+        self.precision = settings.precision
         self.top_k = settings.top_k
 
     def load_model(self):
@@ -31,7 +33,7 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         # building the job graph does not need.
         from mmkg.models.predict import Guide
 
-        return Guide(self.checkpoint, self.device)
+        return Guide(self.checkpoint, self.device, self.precision)
 
     def run_inference(
         self, batch: Sequence[EntityPair], model, inference_args: Optional[Dict[str, Any]] = None

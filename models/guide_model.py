@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mmkg.models.image_features import FEATURE_DIM, ImageEncoder, open_image
-from mmkg.models.markers import EncodedBatch, encode_pairs
+from mmkg.models.markers import EncodedBatch, EncodedPair, encode_pairs, pad_encoded
 from mmkg.schemas.records import EntityPair
 
 
@@ -107,7 +107,10 @@ def forward_pairs(
     image_encoder_factory: Callable[[], ImageEncoder],
     dtype=torch.float32,
     image_transform: Optional[ImageTransform] = None,
+    encoded: Optional[Sequence[EncodedPair]] = None,
 ) -> torch.Tensor:
-    batch = encode_pairs(tokenizer, pairs, max_length).to(device)
+    """Logits for a batch of pairs; ``encoded`` (markers.encode_pair of each pair), when the
+    caller has tokenised them already."""
+    batch = (encode_pairs(tokenizer, pairs, max_length) if encoded is None else pad_encoded(tokenizer, encoded)).to(device)
     feats, has = image_inputs(pairs, image_encoder_factory, device, dtype, image_transform)
     return model(batch, feats, has)

@@ -84,8 +84,15 @@ def encode_pair(tokenizer, pair: EntityPair, max_length: int) -> Tuple[List[int]
     return [cls_id] + ids + [sep_id], pos["head"] + 1, pos["tail"] + 1
 
 
+EncodedPair = Tuple[List[int], int, int]  # what encode_pair returns
+
+
 def encode_pairs(tokenizer, pairs: Sequence[EntityPair], max_length: int) -> EncodedBatch:
-    encoded = [encode_pair(tokenizer, p, max_length) for p in pairs]
+    return pad_encoded(tokenizer, [encode_pair(tokenizer, p, max_length) for p in pairs])
+
+
+def pad_encoded(tokenizer, encoded: Sequence[EncodedPair]) -> EncodedBatch:
+    """Encoded pairs as one batch, padded to the longest of them."""
     width = max(len(ids) for ids, _, _ in encoded)
     pad = tokenizer.pad_token_id or 0
     input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)

@@ -5,7 +5,7 @@ an MNRE split file (used by ``mmkg evaluate`` and by calibration).
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
 import torch
 
@@ -14,6 +14,7 @@ from mmkg.models.data import read_mnre
 from mmkg.models.ftl import decide, offsets_vector
 from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
+from mmkg.models.markers import EncodedPair, encode_pair
 from mmkg.models.precision import autocast, resolve_precision
 from mmkg.schemas.records import EntityPair, RelationScores
 
@@ -32,7 +33,9 @@ class Guide:
     and the forward pass runs under autocast, which keeps softmax and layer norm in fp32: cast
     weights would put those in bf16 too, and bf16's 8-bit mantissa there moves decisions."""
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto"):
+    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto",
+                 sub_batch_size: int = 32):
+        self.sub_batch_size = sub_batch_size
         self.checkpoint = checkpoint or DEFAULT_CHECKPOINT
         self.device = resolve_device(device)
         model, config = load_checkpoint(self.checkpoint)
@@ -53,13 +56,26 @@ class Guide:
         return self._image_encoder
 
     @torch.no_grad()
-    def logits(self, pairs: Sequence[EntityPair]) -> torch.Tensor:
+    def logits(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]] = None) -> torch.Tensor:
+        """Logits of one batch, padded to its longest pair."""
         if not pairs:
             return torch.zeros((0, len(self.labels)))
         with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
             out = forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
-                                self.dtype)
+                                self.dtype, encoded=encoded)
         return out.float().cpu()
+
+    def logits_by_length(self, pairs: Sequence[EntityPair], batch_size: Optional[int] = None) -> torch.Tensor:
+        """Logits in input order. Each pair is tokenised once; pairs are sorted by token length and
+        cut into batches of at most ``batch_size`` (default ``sub_batch_size``), so that a batch
+        pads to about its own pairs' length instead of the longest pair's of all."""
+        items = [(p, encode_pair(self.tokenizer, p, self.max_length)) for p in pairs]
+
+        def forward(batch: Sequence[Tuple[EntityPair, EncodedPair]]) -> torch.Tensor:
+            return self.logits([p for p, _ in batch], [e for _, e in batch])
+
+        out = logits_in_order(forward, items, batch_size or self.sub_batch_size, length=lambda it: len(it[1][0]))
+        return out if len(items) else torch.zeros((0, len(self.labels)))
 
     def scores_from_logits(self, pairs: Sequence[EntityPair], logits: torch.Tensor, top_k: int = 3) -> List[RelationScores]:
         probs = torch.softmax(logits, dim=-1)
@@ -83,18 +99,24 @@ class Guide:
             )
         return out
 
-    def score(self, pairs: Sequence[EntityPair], top_k: int = 3) -> List[RelationScores]:
-        return self.scores_from_logits(pairs, self.logits(pairs), top_k)
+    def score(self, pairs: Sequence[EntityPair], top_k: int = 3, batch_size: Optional[int] = None) -> List[RelationScores]:
+        """Scores in input order, computed in length-sorted batches (see logits_by_length)."""
+        return self.scores_from_logits(pairs, self.logits_by_length(pairs, batch_size), top_k)
+
+
+Item = TypeVar("Item")
 
 
 @torch.no_grad()
 def logits_in_order(
-    forward: Callable[[Sequence[EntityPair]], torch.Tensor], pairs: Sequence[EntityPair], batch_size: int = 64
+    forward: Callable[[Sequence[Item]], torch.Tensor], pairs: Sequence[Item], batch_size: int = 64,
+    length: Callable[[Item], int] = lambda pair: len(pair.text),
 ) -> torch.Tensor:
-    """``forward``'s logits for every pair, in input order; batches are formed from length-sorted
-    pairs to cut padding. The one prediction loop: evaluation, calibration and training's
-    validation all score through it."""
-    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].text))
+    """``forward``'s logits for every pair, in input order; batches are formed from pairs sorted
+    by ``length`` (by default the text's, a proxy for its tokens) to cut padding. The one
+    prediction loop: the pipeline, evaluation, calibration and training's validation all score
+    through it."""
+    order = sorted(range(len(pairs)), key=lambda i: length(pairs[i]))
     out: Optional[torch.Tensor] = None
     for k in range(0, len(order), batch_size):
         idx = order[k : k + batch_size]
@@ -107,7 +129,7 @@ def logits_in_order(
 
 def predict_pairs(guide: Guide, pairs: Sequence[EntityPair], batch_size: int = 64, top_k: int = 3) -> List[RelationScores]:
     """Scores in input order."""
-    return guide.scores_from_logits(pairs, logits_in_order(guide.logits, pairs, batch_size), top_k)
+    return guide.score(pairs, top_k, batch_size)
 
 
 def predict_split(

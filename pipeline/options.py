@@ -168,7 +168,12 @@ class MmkgOptions(PipelineOptions):
         )
         add_model_flags(parser)
         parser.add_argument(
-            "--guide-batch-size", dest="guide_batch_size", type=int, default=GuideSettings.batch_size
+            "--guide-batch-size", dest="guide_batch_size", type=int, default=GuideSettings.batch_size,
+            help="most pairs RunInference hands the guide at once",
+        )
+        parser.add_argument(
+            "--guide-sub-batch-size", dest="guide_sub_batch_size", type=int, default=GuideSettings.sub_batch_size,
+            help="pairs per forward pass, after sorting a batch by token length",
         )
         add_graph_flags(parser)
         parser.add_argument(
@@ -303,6 +308,7 @@ def guide_from_options(opts) -> GuideSettings:
         device=opts.device,
         precision=opts.precision,
         batch_size=_at_least(opts.guide_batch_size, 1, "--guide-batch-size"),
+        sub_batch_size=_at_least(opts.guide_sub_batch_size, 1, "--guide-sub-batch-size"),
         top_k=_at_least(opts.top_k, 1, "--top-k"),
     )
 

@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that
 
 from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, read_config
 from mmkg.models.data import read_mnre
+from mmkg.models.predict import Guide
 from mmkg.schemas.records import ImageRef, RelationScores
 from mmkg.schemas.relations import RELATIONS
 from tests.beam_util import run_and_collect
@@ -59,3 +60,31 @@ def test_score_pairs_multi_process_direct_runner(pairs):
     argv = ["--runner=DirectRunner", "--direct_num_workers=2", "--direct_running_mode=multi_processing"]
     out = run_and_collect(lambda p: {"scores": p | beam.Create(pairs) | ScorePairs(GuideSettings(device="cpu", batch_size=8, top_k=5))}, argv)
     _check(out["scores"], pairs, 5)
+
+
+class _Recording(Guide):
+    """The real guide, noting the pairs and padded width of each forward pass."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.passes = []
+
+    def logits(self, pairs, encoded=None):
+        self.passes.append((len(pairs), max(len(ids) for ids, _, _ in encoded)))
+        return super().logits(pairs, encoded)
+
+
+def test_a_batch_is_scored_in_length_sorted_sub_batches_and_returned_in_input_order():
+    pairs = read_mnre(str(mnre_path("mnre_val.txt")), limit=40)
+    pairs = pairs[::2] + pairs[1::2]  # not in any length order
+    guide = _Recording(device="cpu", precision="fp32", sub_batch_size=8)
+    scores = guide.score(pairs)
+    assert [s.pair.pair_id for s in scores] == [p.pair_id for p in pairs]
+    assert [n for n, _ in guide.passes] == [8] * 5
+    widths = [w for _, w in guide.passes]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    # Each pair alone (no padding at all) gets the same answer.
+    alone = [guide.score([p])[0] for p in pairs]
+    assert [s.decision for s in scores] == [s.decision for s in alone]
+    for a, b in zip(scores, alone):
+        assert a.probs == pytest.approx(b.probs, abs=1e-4)

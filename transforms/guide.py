@@ -2,10 +2,11 @@
 
 ``GuideModelHandler`` loads the checkpoint once per worker process (RunInference's shared model
 handle), lets RunInference batch the pairs (BatchElements, sized by the handler's min/max batch
-size), tokenises a batch, runs it in the settings' precision (by default fp16 on CUDA, bf16 on CPUs
-with native bf16, see models.precision), and returns one
-``RelationScores`` per pair: the full distribution, the top-k candidates and the threshold
-decision.
+size), tokenises a batch, sorts it by token length and cuts it into sub-batches (so that short
+pairs are not padded to the batch's longest), runs them in the settings' precision (by default
+fp16 on CUDA, bf16 on CPUs with native bf16, see models.precision), and returns one
+``RelationScores`` per pair, in the batch's order: the full distribution, the top-k candidates
+and the threshold decision.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         self.checkpoint = settings.checkpoint
         self.device = settings.device
         self.precision = settings.precision
+        self.sub_batch_size = settings.sub_batch_size
         self.top_k = settings.top_k
 
     def load_model(self):
@@ -33,7 +35,7 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         # building the job graph does not need.
         from mmkg.models.predict import Guide
 
-        return Guide(self.checkpoint, self.device, self.precision)
+        return Guide(self.checkpoint, self.device, self.precision, self.sub_batch_size)
 
     def run_inference(
         self, batch: Sequence[EntityPair], model, inference_args: Optional[Dict[str, Any]] = None

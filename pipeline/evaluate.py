@@ -26,7 +26,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     # Unlike `mmkg run`, the guide alone unless an LLM is asked for: evaluating one costs calls.
     ap.set_defaults(llm="none")
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", dest="torch_threads", type=int, help="the same as --torch-threads")
     ap.add_argument("--limit", type=int, default=None, help="only the first N instances")
     ap.add_argument("--confusions", type=int, default=10, help="how many (gold, pred) confusions to list")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -71,12 +71,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"mmkg evaluate: {e}", file=sys.stderr)
         return 2
     # Deferred: torch takes seconds to import, which `--help` and a flag error need not wait for.
-    import torch
-
     from mmkg.models.predict import Guide, predict_split
+    from mmkg.models.threads import threads_per_worker, use_threads
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(threads_per_worker(args.torch_threads))
     start = time.time()
     guide = Guide(args.checkpoint, args.device, args.precision)
     scores = predict_split(args.split, image_dir=args.image_dir, batch_size=args.batch_size, top_k=args.top_k,

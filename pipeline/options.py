@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
 
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.llm.settings import LlmSettings
@@ -84,6 +84,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         "--precision", dest="precision", default=guide.precision, choices=PRECISIONS, type=str.lower,
         help="number format of the guide and the NER student: auto (fp16 on CUDA, bf16 on CPUs with "
         "native bf16, else fp32), fp32, bf16, fp16 (CUDA only)",
+    )
+    parser.add_argument(
+        "--torch-threads", dest="torch_threads", type=int, default=guide.torch_threads,
+        help="torch threads per worker process; 0: the machine's cores shared among its workers "
+        "(--direct_num_workers; one per core on Dataflow)",
     )
     parser.add_argument(
         "--image-dir",
@@ -302,6 +307,21 @@ def ner_from_options(opts) -> NerSettings:
     return NerSettings(checkpoint=value, **common)
 
 
+def workers_per_machine(opts) -> int:
+    """How many processes (or threads) run models side by side on one machine; 0: one per core.
+
+    DirectRunner runs --direct_num_workers of them (0 means one per core there too); Dataflow
+    runs one SDK process per vCPU unless told otherwise. Other runners: taken as 1 (pass
+    --torch-threads where a machine runs several)."""
+    runner = (opts.view_as(StandardOptions).runner or "DirectRunner").rsplit(".", 1)[-1]
+    if runner in ("DirectRunner", "SwitchingDirectRunner"):
+        return max(0, opts.view_as(DirectOptions).direct_num_workers)
+    if "Dataflow" in runner:
+        experiments = opts.view_as(DebugOptions).experiments or []
+        return 1 if "no_use_multiple_sdk_containers" in experiments else 0
+    return 1
+
+
 def guide_from_options(opts) -> GuideSettings:
     return GuideSettings(
         checkpoint=opts.checkpoint,
@@ -310,6 +330,8 @@ def guide_from_options(opts) -> GuideSettings:
         batch_size=_at_least(opts.guide_batch_size, 1, "--guide-batch-size"),
         sub_batch_size=_at_least(opts.guide_sub_batch_size, 1, "--guide-sub-batch-size"),
         top_k=_at_least(opts.top_k, 1, "--top-k"),
+        torch_threads=_at_least(opts.torch_threads, 0, "--torch-threads"),
+        workers_per_machine=workers_per_machine(opts),
     )
 
 

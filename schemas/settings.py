@@ -50,3 +50,7 @@ class GuideSettings:
     # each padded to its own longest pair (docs/guide.md has the measurements behind both sizes).
     sub_batch_size: int = 32
     top_k: int = 3  # candidates kept per pair (the LLM sees them)
+    # torch threads of a worker process (0: its share of the machine's cores, see models.threads)
+    # and how many model-running workers share one machine (0: one per core).
+    torch_threads: int = 0
+    workers_per_machine: int = 1

@@ -28,13 +28,19 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
         self.device = settings.device
         self.precision = settings.precision
         self.sub_batch_size = settings.sub_batch_size
+        self.torch_threads = settings.torch_threads
+        self.workers_per_machine = settings.workers_per_machine
         self.top_k = settings.top_k
 
     def load_model(self):
         # Deferred to the worker: the guide's modules import transformers and peft, seconds that
         # building the job graph does not need.
         from mmkg.models.predict import Guide
+        from mmkg.models.threads import threads_per_worker, use_threads
 
+        # Before the first forward pass of this worker: the setting is process-wide, and a
+        # worker that kept torch's default (every core) oversubscribes a shared machine.
+        use_threads(threads_per_worker(self.torch_threads, self.workers_per_machine))
         return Guide(self.checkpoint, self.device, self.precision, self.sub_batch_size)
 
     def run_inference(

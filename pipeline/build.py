@@ -16,6 +16,7 @@ from mmkg.transforms.graph_writer import WriteGraph
 from mmkg.transforms.guide import ScorePairs
 from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
+from mmkg.transforms import progress
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
 from mmkg.transforms.triple_sink import WriteTriplesParquet
@@ -46,6 +47,9 @@ def build(
         | "WritePairs" >> beam.io.WriteToParquet(prefix + "pairs", PAIR_SCHEMA, file_name_suffix=".parquet")
     )
     scores = pairs | "Guide" >> ScorePairs(settings.guide)
+    if settings.progress:
+        _ = read[POSTS] | "ProgressPosts" >> beam.ParDo(progress.Tick(progress.POSTS))
+        _ = scores | "ProgressPairs" >> beam.ParDo(progress.Tick(progress.PAIRS))
     triples = scores | "Decide" >> Decide(
         stage2.llm, gating=stage2.gating, top_k=settings.guide.top_k, off_reason=stage2.off_reason
     )

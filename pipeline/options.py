@@ -205,6 +205,7 @@ class RunSettings:
     graph: Optional[GraphSettings]  # an explicit server; None: the embedded store (or no graph)
     write_graph: bool
     graph_batch_size: int
+    progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
 
     @property
     def uses_embedded_graph(self) -> bool:
@@ -307,14 +308,22 @@ def ner_from_options(opts) -> NerSettings:
     return NerSettings(checkpoint=value, **common)
 
 
+_DIRECT_RUNNERS = ("DirectRunner", "SwitchingDirectRunner")
+
+
+def _runner(opts) -> str:
+    """The runner's class name (Beam also takes a dotted path); DirectRunner when none is set."""
+    return (opts.view_as(StandardOptions).runner or "DirectRunner").rsplit(".", 1)[-1]
+
+
 def workers_per_machine(opts) -> int:
     """How many processes (or threads) run models side by side on one machine; 0: one per core.
 
     DirectRunner runs --direct_num_workers of them (0 means one per core there too); Dataflow
     runs one SDK process per vCPU unless told otherwise. Other runners: taken as 1 (pass
     --torch-threads where a machine runs several)."""
-    runner = (opts.view_as(StandardOptions).runner or "DirectRunner").rsplit(".", 1)[-1]
-    if runner in ("DirectRunner", "SwitchingDirectRunner"):
+    runner = _runner(opts)
+    if runner in _DIRECT_RUNNERS:
         return max(0, opts.view_as(DirectOptions).direct_num_workers)
     if "Dataflow" in runner:
         experiments = opts.view_as(DebugOptions).experiments or []
@@ -335,8 +344,18 @@ def guide_from_options(opts) -> GuideSettings:
     )
 
 
-def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = None) -> RunSettings:
-    """The whole run's settings; raises :class:`SettingsError` for flags that cannot work."""
+def shows_progress(opts, terminal: bool) -> bool:
+    """A progress line only on a terminal, and only where the workers run in this process
+    (DirectRunner in memory or with threads), the one place it can count them from."""
+    direct = opts.view_as(DirectOptions)
+    in_process = direct.direct_num_workers == 1 or direct.direct_running_mode != "multi_processing"
+    return terminal and _runner(opts) in _DIRECT_RUNNERS and in_process
+
+
+def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = None,
+                          terminal: bool = False) -> RunSettings:
+    """The whole run's settings; raises :class:`SettingsError` for flags that cannot work.
+    ``terminal``: whether stderr is one (a progress line is shown there)."""
     output = opts.output or os.path.join(opts.data_dir, "out") + os.sep
     return RunSettings(
         input=opts.input,
@@ -354,4 +373,5 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         graph=None if opts.no_graph else graph_from_options(opts, env),
         write_graph=not opts.no_graph,
         graph_batch_size=_at_least(opts.graph_batch_size, 1, "--graph-batch-size"),
+        progress=shows_progress(opts, terminal),
     )

@@ -18,7 +18,7 @@ from mmkg.llm.local_server import serving
 from mmkg.pipeline.cli import quiet_model_libraries
 from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
 from mmkg.pipeline.summary import format_summary
-from mmkg.transforms import counters
+from mmkg.transforms import counters, progress
 from mmkg.runners.checks import RunnerConfigError, prepare_runner_options, submits_only
 
 
@@ -41,7 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("mmkg run: --input is required (a file or glob of posts)", file=sys.stderr)
         return 2
     try:
-        settings = settings_from_options(opts)
+        settings = settings_from_options(opts, terminal=sys.stderr.isatty())
         # Before any embedded server starts: a distributed runner's workers could not reach it.
         prepare_runner_options(options, settings.services)
     except (SettingsError, RunnerConfigError) as e:
@@ -61,12 +61,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         llm = services.enter_context(serving(stage2.llm))
         p = beam.Pipeline(options=options)
         build(p, settings, graph=graph, stage2=dataclasses.replace(stage2, llm=llm))
-        result = p.run()
-        if submits_only(options):
-            # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
-            print("mmkg run: job built, not run (dry run or template)")
-            return 0
-        result.wait_until_finish()
+        with progress.showing(settings.progress):
+            result = p.run()
+            if submits_only(options):
+                # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
+                print("mmkg run: job built, not run (dry run or template)")
+                return 0
+            result.wait_until_finish()
     print(format_summary(counters.read(result), settings, graph_uri=graph.uri if graph else None,
                          llm_endpoint=llm.base_url if llm else None))
     return 0

@@ -18,7 +18,6 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from tqdm import tqdm
-from transformers import get_linear_schedule_with_warmup
 
 from mmkg.models.checkpoint import (
     DEFAULT_ENCODER,
@@ -168,6 +167,10 @@ class Trainer:
         self.total = self.steps_per_epoch * args.epochs
         if args.max_steps is not None:
             self.total = min(args.max_steps, self.total)
+        # Imported here: transformers.optimization imports torch._inductor, which sets
+        # TORCHINDUCTOR_CACHE_DIR in the environment, and importing a module must set none.
+        from transformers import get_linear_schedule_with_warmup
+
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(self.total * args.warmup), self.total
         )

@@ -183,14 +183,48 @@ def lora_of(config: Dict[str, Any]) -> Optional[LoraSpec]:
     return LoraSpec.from_json(config["lora"]) if config.get("lora") else None
 
 
+# Where peft puts the encoder's modules (model.encoder.base_model.model.<path>) and their adapters.
+_PEFT_PREFIX = "encoder.base_model.model."
+_LORA_A, _LORA_B = ".lora_A.default.weight", ".lora_B.default.weight"
+
+
+def _merged_without_peft(config: Dict[str, Any], directory: str) -> Optional[GuideModel]:
+    """The model with its LoRA adapters folded into the plain encoder's weights, W + B A alpha/r
+    (what peft's merge_and_unload computes for these Linear layers), built without peft: importing
+    peft alone was ~2 s of a run's start-up. None when the weights hold anything else of peft's,
+    which the caller then loads through peft."""
+    from safetensors.torch import load_file
+
+    lora = lora_of(config)
+    state = {k: v.float() for k, v in load_file(os.path.join(directory, WEIGHTS)).items()}
+    adapters = [k for k in state if k.startswith("encoder.")]
+    if not all(k.startswith(_PEFT_PREFIX) and k.endswith((_LORA_A, _LORA_B)) for k in adapters):
+        return None
+    model = build_model(config["encoder"], None, len(config["labels"]), config["head_hidden"])
+    with torch.no_grad():
+        for key in adapters:
+            if key.endswith(_LORA_A):
+                layer = model.encoder.get_submodule(key[len(_PEFT_PREFIX):-len(_LORA_A)])
+                a, b = state[key], state[key[: -len(_LORA_A)] + _LORA_B]
+                layer.weight += (b @ a) * (lora.alpha / lora.r)
+    rest = {k: v for k, v in state.items() if not k.startswith("encoder.")}
+    missing = {n for n, _ in model.named_parameters() if not n.startswith("encoder.")} - set(rest)
+    if missing:
+        raise ValueError(f"{directory}: weights lack {sorted(missing)[:3]}...")
+    model.load_state_dict(rest, strict=False)
+    return model
+
+
 def load_checkpoint(directory: Optional[str] = None, merge: bool = True) -> Tuple[GuideModel, Dict[str, Any]]:
     """(model in eval mode, config). ``merge`` folds the LoRA adapters into the encoder's weights,
     which makes inference as fast as a plain encoder."""
     directory = directory or DEFAULT_CHECKPOINT
     config = read_config(directory)
-    model = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
-    load_trained_state(model, directory)
-    if merge and config.get("lora"):
-        model.encoder = model.encoder.merge_and_unload()
+    model = _merged_without_peft(config, directory) if merge and config.get("lora") else None
+    if model is None:
+        model = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
+        load_trained_state(model, directory)
+        if merge and config.get("lora"):
+            model.encoder = model.encoder.merge_and_unload()
     model.eval()
     return model, config

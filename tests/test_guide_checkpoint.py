@@ -47,3 +47,19 @@ def test_importing_the_guide_sets_no_environment_variable(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_merging_without_peft_gives_peft_s_merged_model():
+    import torch
+
+    from mmkg.models.checkpoint import build_model, load_checkpoint, load_trained_state, lora_of
+
+    fast, config = load_checkpoint()
+    via_peft = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
+    load_trained_state(via_peft, DEFAULT_CHECKPOINT)
+    via_peft.encoder = via_peft.encoder.merge_and_unload()
+    a, b = fast.state_dict(), via_peft.state_dict()
+    assert set(a) == set(b)
+    changed = [k for k in a if not torch.equal(a[k], b[k])]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), changed
+    assert "peft" not in type(fast.encoder).__module__

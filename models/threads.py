@@ -4,11 +4,13 @@ torch takes every core by default, in every process. A multi-process DirectRunne
 runner with several model-running processes per machine) then runs workers x cores threads on
 cores cores, and with more threads than cores torch's OpenMP workers spin waiting for each other:
 on 2 cores, batch-1 scoring fell from 38 to 5.6 pairs/s when another process took one core.
-So each worker takes its share: cores // workers, at least 1.
+So each worker takes its share, cores // workers, and no more than the cores the rest of the
+machine leaves free; at least 1.
 """
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import torch
 
@@ -21,13 +23,26 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def threads_per_worker(requested: int = 0, workers: int = 1) -> int:
+def busy_cores() -> float:
+    """Cores kept busy by what else runs here: the 1-minute load average (it lags, and counts a
+    just-started worker itself only a little)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def threads_per_worker(requested: int = 0, workers: int = 1, busy: Optional[float] = None) -> int:
     """``requested`` when positive, else this machine's cores shared among ``workers`` (0: one
-    worker per core, as Dataflow runs its SDK processes)."""
+    worker per core, as Dataflow runs its SDK processes), and no more than the cores that other
+    processes leave free (``busy``, by default the load average): a thread too many costs far more
+    (5-10x, measured) than a thread too few (under 2x)."""
     if requested > 0:
         return requested
     cores = available_cores()
-    return max(1, cores // (workers if workers > 0 else cores))
+    share = cores // (workers if workers > 0 else cores)
+    free = cores - int((busy_cores() if busy is None else busy) + 0.5)
+    return max(1, min(share, free))
 
 
 def use_threads(n: int) -> None:

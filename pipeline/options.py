@@ -155,15 +155,15 @@ class MmkgOptions(PipelineOptions):
             dest="ner_recall_penalty",
             type=float,
             default=NerSettings.recall_penalty,
-            help="also propose the spans of a second NER decoding with this much taken off every O "
-            "score, as candidates for the guide (0: off)",
+            help="propose the spans of a second NER decoding with this much taken off every O "
+            "score as candidates for the guide (0: off)",
         )
         parser.add_argument(
             "--ner-mentions",
             dest="ner_mentions",
-            action="store_true",
+            action=argparse.BooleanOptionalAction,
             default=NerSettings.mentions,
-            help="also propose untagged @mentions as (untyped) candidate entities",
+            help="propose untagged @mentions (not a retweet's source) as untyped candidate entities",
         )
         parser.add_argument(
             "--output",

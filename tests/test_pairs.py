@@ -88,3 +88,16 @@ def test_ner_maps_spacy_labels(nlp):
     assert ("European Union", "ORG") in found  # leading article stripped
     for m in detect_entities(text, nlp):
         assert text[m.start:m.end] == m.text and m.source == "ner"
+
+
+def test_overlapping_candidates_are_not_paired_but_untyped_ones_pair_with_any_type():
+    text = "Beijing Hongqiao Market hires @jane"
+    ents = (
+        EntityMention("Beijing Hongqiao", 0, 16, "LOC", source="ner"),
+        EntityMention("Beijing Hongqiao Market", 0, 23, "ORG", source="ner-candidate"),
+        EntityMention("@jane", 30, 35, None, source="ner-candidate"),
+    )
+    pairs = {(p.head.text, p.tail.text) for p in enumerate_pairs(Post(post_id="p", text=text, entities=ents))}
+    assert ("Beijing Hongqiao", "Beijing Hongqiao Market") not in pairs
+    assert ("Beijing Hongqiao Market", "Beijing Hongqiao") not in pairs
+    assert {("@jane", "Beijing Hongqiao"), ("Beijing Hongqiao Market", "@jane")} <= pairs

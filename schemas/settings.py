@@ -47,7 +47,7 @@ class GuideSettings:
     checkpoint: Optional[str] = None  # None: the shipped checkpoint
     device: str = "auto"  # auto, cpu or cuda[:N]
     precision: str = "auto"  # auto, fp32, bf16, fp16 (see models.precision)
-    batch_size: int = 32  # most pairs RunInference hands the model at once
+    batch_size: int = 128  # most pairs RunInference hands the model at once
     # That batch is sorted by token length and cut into sub-batches of at most this many pairs,
     # each padded to its own longest pair (docs/guide.md has the measurements behind both sizes).
     sub_batch_size: int = 32

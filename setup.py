@@ -60,5 +60,5 @@ setup(
         # `build`: Beam stages `--setup_file` with `python -m build --sdist` (Dataflow).
         "gcp": ["apache-beam[gcp]>=2.60", "build>=1.0"],
     },
-    entry_points={"console_scripts": ["mmkg=mmkg.pipeline.cli:main"]},
+    entry_points={"console_scripts": ["mmkg=mmkg.pipeline.cli:entry"]},
 )

@@ -1,6 +1,6 @@
 """``python -m mmkg.pipeline ARGS`` is ``mmkg run ARGS``."""
 import sys
 
-from mmkg.pipeline.cli import main
+from mmkg.pipeline.cli import entry
 
-sys.exit(main(["run", *sys.argv[1:]]))
+entry(["run", *sys.argv[1:]])

@@ -294,7 +294,9 @@ def ner_from_options(opts) -> NerSettings:
     value = (opts.ner_model or NER_DEFAULT).strip()
     common = dict(device=opts.device, precision=opts.precision, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"),
                   recall_penalty=_at_least(opts.ner_recall_penalty, 0.0, "--ner-recall-penalty"),
-                  mentions=bool(opts.ner_mentions))
+                  mentions=bool(opts.ner_mentions),
+                  torch_threads=_at_least(opts.torch_threads, 0, "--torch-threads"),
+                  workers_per_machine=workers_per_machine(opts))
     if value.startswith(SPACY_PREFIX):
         name = value[len(SPACY_PREFIX):]
         if not name:

@@ -31,6 +31,9 @@ class NerSettings:
     # (docs/ner.md).
     recall_penalty: float = 2.0
     mentions: bool = True
+    # As for the guide (GuideSettings): torch threads of a worker (0: its share of the cores).
+    torch_threads: int = 0
+    workers_per_machine: int = 1
 
     @property
     def model(self) -> str:

@@ -48,8 +48,12 @@ class _OnFirstBatch:
         if self._student is None:
             # Imported here so that building the graph (and `mmkg query`) does not import torch.
             from mmkg.models.ner_predict import NerStudent
+            from mmkg.models.threads import threads_per_worker, use_threads
 
             s = self.settings
+            # Process-wide and before the first forward pass, as for the guide: torch's default
+            # (every core) in each worker oversubscribes a shared machine.
+            use_threads(threads_per_worker(s.torch_threads, s.workers_per_machine))
             self._student = NerStudent(s.checkpoint, s.device, s.precision, s.batch_size)
         return self._student
 

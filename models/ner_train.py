@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from .batching import length_grouped_batches
 from .checkpoint import DEFAULT_ENCODER, LoraSpec, load_tokenizer, trained_state
 from .ner_checkpoint import build_ner_model, save_ner_checkpoint
 from .ner_data import TAG_ID, TaggedSentence, read_conll, repair, span_scores, spans_from_tags
@@ -54,18 +55,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--version", default=None)
     ap.add_argument("--quiet", action="store_true")
     return ap.parse_args(argv)
-
-
-def length_grouped(n_items: int, lengths: Sequence[int], batch_size: int, rng: random.Random) -> List[List[int]]:
-    order = list(range(n_items))
-    rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for i in range(0, n_items, chunk):
-        part = sorted(order[i : i + chunk], key=lambda j: lengths[j])
-        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 class NerTrainer:
@@ -156,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say = bar.write if not args.quiet else (lambda m: print(m, file=sys.stderr))
     while not stop and step < total:
         epoch += 1
-        for idx in length_grouped(len(train), lengths, args.batch_size, rng):
+        for idx in length_grouped_batches(lengths, args.batch_size, rng):
             loss = trainer.train_step([train[i] for i in idx])
             step += 1
             running = loss if running is None else 0.95 * running + 0.05 * loss

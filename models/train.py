@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from mmkg.models.batching import length_grouped_batches
 from mmkg.models.checkpoint import (
     DEFAULT_ENCODER,
     LoraSpec,
@@ -83,19 +84,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def length_grouped_batches(pairs: Sequence[EntityPair], batch_size: int, rng: random.Random) -> List[List[int]]:
-    """Shuffled batches of similar text length (less padding, a lot faster on CPU)."""
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    chunk = batch_size * 50
-    batches = []
-    for i in range(0, len(order), chunk):
-        part = sorted(order[i : i + chunk], key=lambda j: len(pairs[j].text))
-        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 class LazyImageEncoder:
@@ -256,7 +244,7 @@ class Trainer:
         bad_evals = 0
         while p.step < self.total and bad_evals < args.patience:
             p.epoch += 1
-            for batch_idx in length_grouped_batches(self.train, args.batch_size, batch_rng):
+            for batch_idx in length_grouped_batches([len(p.text) for p in self.train], args.batch_size, batch_rng):
                 loss = self.train_step(batch_idx)
                 p.step += 1
                 p.loss = loss if p.loss is None else 0.95 * p.loss + 0.05 * loss

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from mmkg.models import bert_native
 from mmkg.models.guide_model import GuideModel
 from mmkg.models.image_features import FEATURE_DIM
 from mmkg.models.markers import HEAD_MARKERS, TAIL_MARKERS
@@ -62,18 +63,26 @@ class LoraSpec:
                    tuple(layers) if layers is not None else None)
 
 
-def load_tokenizer(encoder: str):
+def load_tokenizer(encoder: str, native: bool = False):
+    """The encoder's tokenizer; ``native``: without importing transformers where the encoder is a
+    plain local BERT (models.bert_native, the serving path), transformers' otherwise."""
+    path = resolve_encoder(encoder)
+    if native and bert_native.supports(path):
+        return bert_native.WordPieceTokenizer(path)
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_encoder(encoder))
+    return AutoTokenizer.from_pretrained(path)
 
 
-def load_encoder(encoder: str, lora: Optional[LoraSpec]) -> torch.nn.Module:
+def load_encoder(encoder: str, lora: Optional[LoraSpec], native: bool = False) -> torch.nn.Module:
     """The pretrained encoder: frozen behind trainable LoRA adapters when ``lora`` is set, fully
-    trainable otherwise."""
+    trainable otherwise. ``native`` (inference only, no adapters): models.bert_native's encoder
+    where it computes this one, which spares a run the import of transformers."""
+    path = resolve_encoder(encoder)
+    if native and lora is None and bert_native.supports(path):
+        return bert_native.load_bert(path)
     from transformers import AutoModel
 
-    path = resolve_encoder(encoder)
     try:
         base = AutoModel.from_pretrained(path, add_pooling_layer=False)
     except TypeError:
@@ -95,9 +104,14 @@ def load_encoder(encoder: str, lora: Optional[LoraSpec]) -> torch.nn.Module:
 
 
 def build_model(encoder: str, lora: Optional[LoraSpec], num_labels: int = len(RELATIONS),
-                head_hidden: int = 384, dropout: float = 0.1) -> GuideModel:
-    """A fresh guide: pretrained encoder (frozen, LoRA adapters trainable when ``lora`` is set)."""
-    base = load_encoder(encoder, lora)
+                head_hidden: int = 384, dropout: float = 0.1, freeze_word_embeddings: bool = False,
+                native: bool = False) -> GuideModel:
+    """A fresh guide: pretrained encoder (frozen, LoRA adapters trainable when ``lora`` is set;
+    fully trainable otherwise, but for the word-embedding table when ``freeze_word_embeddings``:
+    half of MiniLM's weights, which then stay as pretrained and out of the checkpoint)."""
+    base = load_encoder(encoder, lora, native)
+    if freeze_word_embeddings:
+        base.get_input_embeddings().weight.requires_grad_(False)
     return GuideModel(base, base.config.hidden_size, num_labels, head_hidden, dropout)
 
 
@@ -200,7 +214,7 @@ def _merged_without_peft(config: Dict[str, Any], directory: str) -> Optional[Gui
     adapters = [k for k in state if k.startswith("encoder.")]
     if not all(k.startswith(_PEFT_PREFIX) and k.endswith((_LORA_A, _LORA_B)) for k in adapters):
         return None
-    model = build_model(config["encoder"], None, len(config["labels"]), config["head_hidden"])
+    model = build_model(config["encoder"], None, len(config["labels"]), config["head_hidden"], native=True)
     with torch.no_grad():
         for key in adapters:
             if key.endswith(_LORA_A):
@@ -222,7 +236,9 @@ def load_checkpoint(directory: Optional[str] = None, merge: bool = True) -> Tupl
     config = read_config(directory)
     model = _merged_without_peft(config, directory) if merge and config.get("lora") else None
     if model is None:
-        model = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
+        model = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"],
+                            freeze_word_embeddings=bool(config.get("freeze_word_embeddings", False)),
+                            native=merge and not config.get("lora"))
         load_trained_state(model, directory)
         if merge and config.get("lora"):
             model.encoder = model.encoder.merge_and_unload()

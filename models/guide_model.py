@@ -41,6 +41,20 @@ class GuideModel(nn.Module):
         image_features: Optional[torch.Tensor] = None,
         has_image: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
+        return self.head(self.represent(batch, image_features, has_image))
+
+    def features(self, pair_repr: torch.Tensor) -> torch.Tensor:
+        """The head's hidden layer (after its activation): the pair embedding a nearest-neighbour
+        memory is keyed by. In eval mode, so dropout is the identity."""
+        return self.head[:-2](pair_repr)
+
+    def represent(
+        self,
+        batch: EncodedBatch,
+        image_features: Optional[torch.Tensor] = None,
+        has_image: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """[h_CLS ; h_head ; h_tail ; v_image] for each pair."""
         out = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
         h = out.last_hidden_state
         rows = torch.arange(h.shape[0], device=h.device)
@@ -49,7 +63,7 @@ class GuideModel(nn.Module):
         if image_features is not None and has_image is not None and bool(has_image.any()):
             delta = self.image_proj(image_features.to(h.dtype)) * has_image[:, None].to(h.dtype)
             image = image + delta
-        return self.head(torch.cat([cls, head, tail, image], dim=-1))
+        return torch.cat([cls, head, tail, image], dim=-1)
 
 
 ImageTransform = Callable[[object], object]
@@ -108,9 +122,13 @@ def forward_pairs(
     dtype=torch.float32,
     image_transform: Optional[ImageTransform] = None,
     encoded: Optional[Sequence[EncodedPair]] = None,
-) -> torch.Tensor:
+    with_features: bool = False,
+):
     """Logits for a batch of pairs; ``encoded`` (markers.encode_pair of each pair), when the
-    caller has tokenised them already."""
+    caller has tokenised them already. ``with_features``: (logits, the head's hidden layer)."""
     batch = (encode_pairs(tokenizer, pairs, max_length) if encoded is None else pad_encoded(tokenizer, encoded)).to(device)
     feats, has = image_inputs(pairs, image_encoder_factory, device, dtype, image_transform)
-    return model(batch, feats, has)
+    if not with_features:
+        return model(batch, feats, has)
+    hidden = model.features(model.represent(batch, feats, has))
+    return model.head[-1](model.head[-2](hidden)), hidden

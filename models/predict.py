@@ -14,6 +14,7 @@ from mmkg.models.data import read_mnre
 from mmkg.models.ftl import decide, offsets_vector
 from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
+from mmkg.models.knn import KnnMemory, KnnSettings, mix
 from mmkg.models.markers import EncodedPair, encode_pair
 from mmkg.models.precision import autocast, resolve_precision
 from mmkg.schemas.records import EntityPair, RelationScores
@@ -34,7 +35,7 @@ class Guide:
     weights would put those in bf16 too, and bf16's 8-bit mantissa there moves decisions."""
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto",
-                 sub_batch_size: int = 32):
+                 sub_batch_size: int = 32, use_knn: bool = True):
         self.sub_batch_size = sub_batch_size
         self.checkpoint = checkpoint or DEFAULT_CHECKPOINT
         self.device = resolve_device(device)
@@ -47,8 +48,14 @@ class Guide:
         self.version = str(config.get("version", ""))
         self.max_length = int(config.get("max_length", 64))
         self.offsets = offsets_vector(config.get("thresholds"), len(self.labels))
-        self.tokenizer = load_tokenizer(config["encoder"])
+        self.tokenizer = load_tokenizer(config["encoder"], native=True)
         self._image_encoder: Optional[ImageEncoder] = None
+        # The checkpoint's nearest-neighbour memory, when it has one with a non-zero share
+        # (models.knn); its offsets were tuned on the mixture, so the two go together.
+        self.knn_settings = KnnSettings.from_json(config.get("knn")) if use_knn else None
+        self.knn: Optional[KnnMemory] = None
+        if self.knn_settings is not None and self.knn_settings.weight > 0:
+            self.knn = KnnMemory.load(self.checkpoint, len(self.labels))
 
     def image_encoder(self) -> ImageEncoder:
         if self._image_encoder is None:
@@ -56,14 +63,34 @@ class Guide:
         return self._image_encoder
 
     @torch.no_grad()
+    def _forward(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]], with_features: bool):
+        with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
+            return forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
+                                 self.dtype, encoded=encoded, with_features=with_features)
+
     def logits(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]] = None) -> torch.Tensor:
-        """Logits of one batch, padded to its longest pair."""
+        """Scores of one batch, padded to its longest pair: the classifier's logits, or with a kNN
+        memory the log of its mixture with the neighbours' vote (decided on the same way)."""
         if not pairs:
             return torch.zeros((0, len(self.labels)))
-        with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
-            out = forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
-                                self.dtype, encoded=encoded)
-        return out.float().cpu()
+        if self.knn is None:
+            return self._forward(pairs, encoded, False).float().cpu()
+        logits, hidden = self._forward(pairs, encoded, True)
+        s = self.knn_settings
+        return mix(logits.float().cpu(), self.knn.vote(hidden.float().cpu(), s.k, s.temperature), s.weight)
+
+    def logits_and_features(self, pairs: Sequence[EntityPair], batch_size: int = 64):
+        """(classifier logits, head hidden layer) of every pair in input order, length-sorted
+        batches; what a kNN memory is built and tuned from."""
+        width = [0]
+
+        def forward(batch: Sequence[EntityPair]) -> torch.Tensor:
+            logits, hidden = self._forward(batch, None, True)
+            width[0] = logits.shape[1]
+            return torch.cat([logits.float(), hidden.float()], dim=-1)
+
+        both = logits_in_order(forward, pairs, batch_size)
+        return both[:, : width[0]], both[:, width[0]:]
 
     def logits_by_length(self, pairs: Sequence[EntityPair], batch_size: Optional[int] = None) -> torch.Tensor:
         """Logits in input order. Each pair is tokenised once; pairs are sorted by token length and

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import shlex
 import sys
@@ -61,6 +62,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--warmup", type=float, default=0.06, help="fraction of steps with linear warm-up")
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--adapt", choices=("lora", "full"), default="lora", help="LoRA adapters or full fine-tuning")
+    ap.add_argument("--freeze-word-embeddings", action="store_true",
+                    help="with --adapt full: keep the word-embedding table as pretrained (and out of the checkpoint)")
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--lora-alpha", type=int, default=32)
     ap.add_argument("--lora-layers", default=None, help="comma-separated encoder layers with adapters (default all)")
@@ -76,6 +80,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--version", default=None, help="version string stored in the checkpoint")
     ap.add_argument("--save-every-best", action="store_true",
                     help="write the checkpoint at every val improvement, not only at the end")
+    ap.add_argument("--snapshots", default=None,
+                    help="also write the model at every evaluation to DIR/step-N (for models.soup)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap.parse_args(argv)
 
@@ -133,9 +139,10 @@ class Trainer:
         self.mrda = MrdaConfig.parse(args.mrda)
         self.augment = Augmenter(self.mrda, build_inventory(train), seed=args.seed)
         layers = tuple(int(x) for x in args.lora_layers.split(",")) if args.lora_layers else None
-        self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers)
+        self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers) if args.adapt == "lora" else None
         self.tokenizer = load_tokenizer(args.encoder)
-        model = build_model(args.encoder, self.lora, len(RELATIONS))
+        self.freeze_word_embeddings = args.adapt == "full" and args.freeze_word_embeddings
+        model = build_model(args.encoder, self.lora, len(RELATIONS), freeze_word_embeddings=self.freeze_word_embeddings)
         if args.init_from:
             load_trained_state(model, args.init_from)
         self.model = model.to(self.device)
@@ -195,10 +202,23 @@ class Trainer:
         p.history.append({"step": p.step, "epoch": p.epoch, "loss": p.loss, "val": m})
         score = m.get("f1_at_offset", m["f1"])
         m["improved"] = score > self.best.f1
+        if args.snapshots:
+            self.snapshot(os.path.join(args.snapshots, f"step-{p.step}"), m)
         if m["improved"]:
             state = {k: v.detach().clone() for k, v in trained_state(self.model).items()}
             self.best = Best(score, p.step, {k: v for k, v in m.items() if k != "improved"}, logits, state)
         return m
+
+    def snapshot(self, directory: str, metrics: Dict[str, Any]) -> None:
+        """The model as it is now, with this evaluation's metrics and no tuned thresholds."""
+        config = {"version": f"{self.args.version}-step{self.progress.step}", "encoder": self.args.encoder,
+                  "max_length": self.args.max_length, "lora": self.lora.to_json() if self.lora else None,
+                  "adapt": self.args.adapt, "freeze_word_embeddings": self.freeze_word_embeddings,
+                  "image": {"trained_with_images": bool(self.args.image_dir)},
+                  "thresholds": {"global_offset": 0.0, "per_class": {}},
+                  "training": {"command": "mmkg train " + shlex.join(self.argv), "step": self.progress.step,
+                               "val": {k: v for k, v in metrics.items() if k != "improved"}}}
+        save_checkpoint(self.model, directory, config)
 
     def save(self) -> Dict[str, Any]:
         """Writes the model as it is now (the best so far) with thresholds tuned on its val logits."""
@@ -213,7 +233,9 @@ class Trainer:
             "version": args.version,
             "encoder": args.encoder,
             "max_length": args.max_length,
-            "lora": self.lora.to_json(),
+            "lora": self.lora.to_json() if self.lora else None,
+            "adapt": args.adapt,
+            "freeze_word_embeddings": self.freeze_word_embeddings,
             "image": {"trained_with_images": bool(args.image_dir)},
             "thresholds": thresholds,
             "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},

@@ -1,0 +1,50 @@
+"""The transformers-free BERT serving path (models.bert_native) computes what transformers does."""
+import subprocess
+import sys
+
+import torch
+
+from mmkg.models import bert_native
+from mmkg.models.checkpoint import DEFAULT_ENCODER, resolve_encoder
+from mmkg.models.data import read_mnre
+from mmkg.models.markers import encode_pair, encode_pairs
+
+from .conftest import mnre_path
+
+
+def test_same_pair_encodings_and_hidden_states_as_transformers():
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_encoder(DEFAULT_ENCODER)
+    assert bert_native.supports(path)
+    pairs = read_mnre(str(mnre_path("mnre_val.txt")))[:400]
+    theirs, ours = AutoTokenizer.from_pretrained(path), bert_native.WordPieceTokenizer(path)
+    assert [encode_pair(ours, p, 64) for p in pairs] == [encode_pair(theirs, p, 64) for p in pairs]
+    # A long post: the tokenizer file's own truncation (128) must be off, as in transformers.
+    long_text = " ".join(["word"] * 300)
+    assert ours.encode(long_text, add_special_tokens=False) == theirs.encode(long_text, add_special_tokens=False)
+
+    batch = encode_pairs(ours, pairs[:48], 64)  # padded: lengths differ
+    assert not bool(batch.attention_mask.all())
+    reference = AutoModel.from_pretrained(path, add_pooling_layer=False).eval()
+    model = bert_native.load_bert(path)
+    with torch.no_grad():
+        want = reference(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        got = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+    real = batch.attention_mask.bool()
+    assert torch.allclose(got[real], want[real], atol=1e-4)
+    assert dict(model.named_parameters()).keys() <= dict(reference.named_parameters()).keys()
+
+
+def test_an_encoder_it_does_not_compute_goes_through_transformers(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "roberta"}', encoding="utf-8")
+    assert not bert_native.supports(str(tmp_path))
+    assert not bert_native.supports(str(tmp_path / "absent"))
+
+
+def test_serving_the_guide_does_not_import_transformers(tmp_path):
+    code = ("import sys; from mmkg.models.predict import Guide; g = Guide(None, 'cpu'); "
+            "print('transformers' in sys.modules, 'peft' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]

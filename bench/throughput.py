@@ -178,10 +178,10 @@ build(p, settings)
 lap("Beam pipeline construction")
 from mmkg.transforms.guide import GuideModelHandler
 GuideModelHandler(settings.guide).load_model()
-lap("guide load (transformers import, weights, tokenizer)")
+lap("guide load (weights, tokenizer, kNN memory; no transformers import for BERT encoders)")
 from mmkg.models.ner_predict import NerStudent
 NerStudent(settings.ner.checkpoint, "cpu", settings.ner.precision)
-lap("NER student load (only when posts lack entities)")
+lap("NER student load (transformers import, weights; only when posts lack entities)")
 from mmkg.kg.embedded import graph_settings
 with tempfile.TemporaryDirectory() as d:
     with graph_settings(d, None):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from types import SimpleNamespace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -62,9 +62,9 @@ class _Embeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(cfg.get("type_vocab_size", 2), h)
         self.LayerNorm = nn.LayerNorm(h, eps=cfg.get("layer_norm_eps", 1e-12))
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)[None] + self.token_type_embeddings.weight[0]
+    def forward(self, inputs_embeds: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device)
+        x = inputs_embeds + self.position_embeddings(positions)[None] + self.token_type_embeddings.weight[0]
         return self.LayerNorm(x)
 
 
@@ -126,7 +126,8 @@ class _Layers(nn.Module):
 
 class BertEncoder(nn.Module):
     """BERT's encoder stack for inference (eval mode: no dropout), called like transformers'
-    ``BertModel``: ``forward(input_ids, attention_mask)`` -> an object with ``last_hidden_state``."""
+    ``BertModel``: ``forward(input_ids | inputs_embeds, attention_mask)`` -> an object with
+    ``last_hidden_state``."""
 
     def __init__(self, cfg: Dict[str, Any]):
         super().__init__()
@@ -137,10 +138,13 @@ class BertEncoder(nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embeddings.word_embeddings
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> SimpleNamespace:
-        x = self.embeddings(input_ids)
+    def forward(self, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
+                inputs_embeds: Optional[torch.Tensor] = None) -> SimpleNamespace:
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        x = self.embeddings(inputs_embeds)
         if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
+            attention_mask = torch.ones(x.shape[:2], dtype=torch.long, device=x.device)
         # Additive mask over keys, in the computing dtype (what transformers' sdpa path builds).
         mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         mask = mask.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
@@ -177,6 +181,26 @@ class WordPieceTokenizer:
         self.sep_token_id = self._tok.token_to_id(special.get("sep_token", "[SEP]"))
         self.pad_token_id = self._tok.token_to_id(special.get("pad_token", "[PAD]"))
         self.unk_token_id = self._tok.token_to_id(special.get("unk_token", "[UNK]"))
+        self._pad_token = special.get("pad_token", "[PAD]")
+
+    def __call__(self, word_lists: Sequence[Sequence[str]], is_split_into_words: bool = True,
+                 add_special_tokens: bool = True, truncation: bool = False, max_length: Optional[int] = None,
+                 padding: bool = False, return_tensors: Optional[str] = None, verbose: bool = True) -> "_Batch":
+        """Pre-split words to sub-word ids (the NER student's call): what transformers' fast
+        tokenizer returns for the same arguments, ``word_ids(b)`` included."""
+        if not is_split_into_words:
+            raise ValueError("this tokenizer takes pre-split words only")
+        if truncation and max_length:
+            self._tok.enable_truncation(max_length)
+        if padding:
+            self._tok.enable_padding(pad_id=self.pad_token_id, pad_token=self._pad_token)
+        try:
+            encs = self._tok.encode_batch([list(w) for w in word_lists], is_pretokenized=True,
+                                          add_special_tokens=add_special_tokens)
+        finally:
+            self._tok.no_truncation()
+            self._tok.no_padding()
+        return _Batch(encs, return_tensors == "pt")
 
     def encode(self, text: str, add_special_tokens: bool = True) -> List[int]:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
@@ -184,6 +208,22 @@ class WordPieceTokenizer:
     def convert_tokens_to_ids(self, token: str) -> int:
         i = self._tok.token_to_id(token)
         return self.unk_token_id if i is None else i
+
+
+class _Batch(dict):
+    """``input_ids`` and ``attention_mask`` (lists, or tensors with ``return_tensors="pt"``) and
+    each row's word ids, like transformers' BatchEncoding."""
+
+    def __init__(self, encodings, as_tensors: bool):
+        ids = [e.ids for e in encodings]
+        mask = [e.attention_mask for e in encodings]
+        if as_tensors:
+            ids, mask = torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
+        super().__init__(input_ids=ids, attention_mask=mask)
+        self._encodings = encodings
+
+    def word_ids(self, b: int) -> List[Optional[int]]:
+        return self._encodings[b].word_ids
 
 
 def _special_tokens(path: str) -> Dict[str, str]:

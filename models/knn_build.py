@@ -26,7 +26,8 @@ from mmkg.schemas.relations import label_id
 
 
 def tune(memory: KnnMemory, val_logits: torch.Tensor, val_feats: torch.Tensor, val_gold: Sequence[int],
-         ks=(4, 8, 16, 32, 64), temperatures=(0.02, 0.05, 0.1, 0.2), weights=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)) -> List[Dict]:
+         ks=(16, 64, 128, 256, 512, 1024), temperatures=(0.05, 0.1, 0.2, 0.5),
+         weights=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)) -> List[Dict]:
     """Every grid cell's val micro-F1 at its own best global offset, best first."""
     rows = []
     base_offset, base_f1 = best_global_offset(val_logits, val_gold)
@@ -42,12 +43,17 @@ def tune(memory: KnnMemory, val_logits: torch.Tensor, val_feats: torch.Tensor, v
 
 
 def build_and_tune(checkpoint: str, train_path: str, val_path: str, write: bool, threads: int,
-                   precision: str = "auto") -> Dict[str, Any]:
+                   precision: str = "auto", cache: Optional[str] = None, command: str = "") -> Dict[str, Any]:
     torch.set_num_threads(threads)
     guide = Guide(checkpoint, "cpu", precision, use_knn=False)
     train, val = read_mnre(train_path), read_mnre(val_path)
-    _, train_feats = guide.logits_and_features(train)
-    val_logits, val_feats = guide.logits_and_features(val)
+    if cache and os.path.exists(cache):
+        train_feats, val_logits, val_feats = torch.load(cache)
+    else:
+        _, train_feats = guide.logits_and_features(train)
+        val_logits, val_feats = guide.logits_and_features(val)
+        if cache:
+            torch.save((train_feats, val_logits, val_feats), cache)
     memory = KnnMemory(train_feats, torch.tensor([label_id(p.gold) for p in train]), len(guide.labels))
     rows = tune(memory, val_logits, val_feats, [label_id(p.gold) for p in val])
     best = rows[0]
@@ -58,7 +64,7 @@ def build_and_tune(checkpoint: str, train_path: str, val_path: str, write: bool,
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
         config["knn"] = dict(KnnSettings(best["k"], best["temperature"], best["weight"]).to_json(),
-                             memory=MEMORY, train_pairs=len(train), selected_on=os.path.basename(val_path),
+                             memory=MEMORY, train_pairs=len(train), command=command, selected_on=os.path.basename(val_path),
                              classifier_only={"offset": result["baseline"]["offset"], "f1": result["baseline"]["f1"]})
         config["thresholds"] = dict(config.get("thresholds") or {}, global_offset=best["offset"])
         with open(path, "w", encoding="utf-8") as f:
@@ -75,8 +81,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--write", action="store_true", help="store the memory and the best (k, T, w, offset) in the checkpoint")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--cache", default=None,
+                    help="file keeping the computed features between runs of the same checkpoint")
     args = ap.parse_args(argv)
-    res = build_and_tune(args.checkpoint, args.train, args.val, args.write, args.threads, args.precision)
+    res = build_and_tune(args.checkpoint, args.train, args.val, args.write, args.threads, args.precision, args.cache,
+                         "python -m mmkg.models.knn_build " + " ".join(sys.argv[1:] if argv is None else argv))
     print("| k | T | w | offset | val micro-F1 |\n|---|---|---|---|---|")
     for r in [res["baseline"]] + res["grid"][:12]:
         print(f"| {r['k']} | {r['temperature']} | {r['weight']} | {r['offset']:+.1f} | {100 * r['f1']:.2f} |")

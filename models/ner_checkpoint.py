@@ -18,11 +18,11 @@ DEFAULT_NER_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__))
 
 
 def build_ner_model(encoder: str, lora: Optional[LoraSpec], shape_dim: int = 32, image_dim: int = 64,
-                    freeze_word_embeddings: bool = False) -> NerModel:
+                    freeze_word_embeddings: bool = False, native: bool = False) -> NerModel:
     """Pretrained encoder; with ``lora`` it is frozen behind adapters, without it fully trainable
     (but for its word-embedding table when ``freeze_word_embeddings``: half of MiniLM's weights,
     which then need not be saved)."""
-    base = load_encoder(encoder, lora)
+    base = load_encoder(encoder, lora, native)
     if freeze_word_embeddings:
         base.get_input_embeddings().weight.requires_grad_(False)
     return NerModel(base, base.config.hidden_size, shape_dim, image_dim)
@@ -49,7 +49,7 @@ def load_ner_checkpoint(directory: Optional[str] = None, merge: bool = True) -> 
     config = read_ner_config(directory)
     lora = LoraSpec.from_json(config["lora"]) if config.get("lora") else None
     model = build_ner_model(config["encoder"], lora, config["shape_dim"], config["image_dim"],
-                            bool(config.get("freeze_word_embeddings", False)))
+                            bool(config.get("freeze_word_embeddings", False)), native=merge and lora is None)
     load_trained_tensors(model, os.path.join(directory, WEIGHTS))
     if merge and lora is not None:
         model.encoder = model.encoder.merge_and_unload()

@@ -88,7 +88,7 @@ class NerStudent:
         self.model, self.config = load_ner_checkpoint(checkpoint)
         self.model.to(self.device)
         self.dtype = resolve_precision(precision, self.device)
-        self.tokenizer = load_tokenizer(self.config["encoder"])
+        self.tokenizer = load_tokenizer(self.config["encoder"], native=True)
         self.max_length = int(self.config.get("max_length", 128))
         self.batch_size = batch_size
         self.version = str(self.config.get("version", ""))

@@ -1,15 +1,21 @@
 """The transformers-free BERT serving path (models.bert_native) computes what transformers does."""
+import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from mmkg.models import bert_native
-from mmkg.models.checkpoint import DEFAULT_ENCODER, resolve_encoder
+from mmkg.models.checkpoint import DEFAULT_ENCODER, WEIGHTS, resolve_encoder
 from mmkg.models.data import read_mnre
 from mmkg.models.markers import encode_pair, encode_pairs
+from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT, build_ner_model, load_trained_tensors
+from mmkg.models.ner_data import read_conll
+from mmkg.models.ner_model import encode_words, subword_lengths
+from mmkg.models.ner_predict import NerStudent
 
-from .conftest import mnre_path
+from .conftest import SHARED_DATA, mnre_path
 
 
 def test_same_pair_encodings_and_hidden_states_as_transformers():
@@ -48,3 +54,30 @@ def test_serving_the_guide_does_not_import_transformers(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_the_ner_students_word_tokenisation_and_tags_match_transformers():
+    from transformers import AutoTokenizer
+
+    path = SHARED_DATA / "twitter2017" / "valid.txt"
+    if not path.exists():
+        pytest.skip(f"needs the Twitter-2017 data at {path}")
+    words = [s.tokens for s in read_conll(str(path))[:160]]
+    enc_path = resolve_encoder(DEFAULT_ENCODER)
+    theirs, ours = AutoTokenizer.from_pretrained(enc_path), bert_native.WordPieceTokenizer(enc_path)
+    assert subword_lengths(ours, words) == subword_lengths(theirs, words)
+    a, b = encode_words(ours, words, 24), encode_words(theirs, words, 24)  # 24: some rows truncate
+    for name in ("input_ids", "attention_mask", "subword_shape", "word_index", "word_mask"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+    served = NerStudent(None, "cpu", "fp32")
+    assert type(served.model.encoder).__name__ == "BertEncoder"
+    # The same checkpoint on transformers' encoder and tokenizer.
+    reference = NerStudent(None, "cpu", "fp32")
+    cfg = reference.config
+    model = build_ner_model(cfg["encoder"], None, cfg["shape_dim"], cfg["image_dim"], cfg["freeze_word_embeddings"])
+    load_trained_tensors(model, os.path.join(DEFAULT_NER_CHECKPOINT, WEIGHTS))
+    model.crf.enforce()
+    reference.model, reference.tokenizer = model.eval(), theirs
+    assert type(reference.model.encoder).__name__ == "BertModel"
+    assert served.tag(words) == reference.tag(words)

@@ -49,17 +49,29 @@ def test_importing_the_guide_sets_no_environment_variable(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
-def test_merging_without_peft_gives_peft_s_merged_model():
+def test_merging_without_peft_gives_peft_s_merged_model(tmp_path):
     import torch
 
+    from mmkg.models import train as train_cli
     from mmkg.models.checkpoint import build_model, load_checkpoint, load_trained_state, lora_of
 
-    fast, config = load_checkpoint()
+    from .conftest import mnre_path
+
+    # A small LoRA checkpoint (the shipped guide is a full fine-tune): 4 steps move the adapters
+    # off their zero start, so merging them changes the encoder's weights.
+    ckpt = str(tmp_path / "lora")
+    assert train_cli.main(["--train", str(mnre_path("mnre_train.txt")), "--val", str(mnre_path("mnre_val.txt")),
+                           "--limit-train", "16", "--limit-val", "8", "--max-steps", "4", "--batch-size", "4",
+                           "--mrda", "none", "--warmup", "0", "--lr", "5e-3", "--lora-r", "4", "--seed", "3",
+                           "--output", ckpt, "--quiet"]) == 0
+    fast, config = load_checkpoint(ckpt)
     via_peft = build_model(config["encoder"], lora_of(config), len(config["labels"]), config["head_hidden"])
-    load_trained_state(via_peft, DEFAULT_CHECKPOINT)
+    load_trained_state(via_peft, ckpt)
     via_peft.encoder = via_peft.encoder.merge_and_unload()
     a, b = fast.state_dict(), via_peft.state_dict()
     assert set(a) == set(b)
     changed = [k for k in a if not torch.equal(a[k], b[k])]
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), changed
+    pretrained = build_model(config["encoder"], None).state_dict()
+    assert any(not torch.allclose(a[k], pretrained[k]) for k in a if k.startswith("encoder.encoder.layer"))
     assert "peft" not in type(fast.encoder).__module__

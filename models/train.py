@@ -211,14 +211,19 @@ class Trainer:
 
     def snapshot(self, directory: str, metrics: Dict[str, Any]) -> None:
         """The model as it is now, with this evaluation's metrics and no tuned thresholds."""
-        config = {"version": f"{self.args.version}-step{self.progress.step}", "encoder": self.args.encoder,
-                  "max_length": self.args.max_length, "lora": self.lora.to_json() if self.lora else None,
-                  "adapt": self.args.adapt, "freeze_word_embeddings": self.freeze_word_embeddings,
-                  "image": {"trained_with_images": bool(self.args.image_dir)},
-                  "thresholds": {"global_offset": 0.0, "per_class": {}},
-                  "training": {"command": "mmkg train " + shlex.join(self.argv), "step": self.progress.step,
-                               "val": {k: v for k, v in metrics.items() if k != "improved"}}}
+        config = dict(self._model_config(f"{self.args.version}-step{self.progress.step}"),
+                      thresholds={"global_offset": 0.0, "per_class": {}},
+                      training={"command": "mmkg train " + shlex.join(self.argv), "step": self.progress.step,
+                                "val": {k: v for k, v in metrics.items() if k != "improved"}})
         save_checkpoint(self.model, directory, config)
+
+    def _model_config(self, version: Optional[str]) -> Dict[str, Any]:
+        """What loading needs to rebuild this model (every checkpoint this run writes holds it)."""
+        args = self.args
+        return {"version": version, "encoder": args.encoder, "max_length": args.max_length,
+                "lora": self.lora.to_json() if self.lora else None, "adapt": args.adapt,
+                "freeze_word_embeddings": self.freeze_word_embeddings,
+                "image": {"trained_with_images": bool(args.image_dir)}}
 
     def save(self) -> Dict[str, Any]:
         """Writes the model as it is now (the best so far) with thresholds tuned on its val logits."""
@@ -230,13 +235,7 @@ class Trainer:
         offsets[1:] = thresholds["global_offset"]
         final = evaluate_logits(best.logits, self.val_y, offsets)
         config = {
-            "version": args.version,
-            "encoder": args.encoder,
-            "max_length": args.max_length,
-            "lora": self.lora.to_json() if self.lora else None,
-            "adapt": args.adapt,
-            "freeze_word_embeddings": self.freeze_word_embeddings,
-            "image": {"trained_with_images": bool(args.image_dir)},
+            **self._model_config(args.version),
             "thresholds": thresholds,
             "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},
             "mrda": self.mrda.describe(),

@@ -180,5 +180,14 @@ class NerModel(nn.Module):
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
 
+    def partial_loss(self, emissions: torch.Tensor, allowed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """-log P(the tag sequence is one the annotation allows), mean over the batch: the CRF's
+        likelihood marginalised over what a partial annotation leaves open (``allowed``, (B, W, T)
+        booleans). With exactly one allowed tag per word it is the ordinary CRF loss."""
+        em = emissions.float().transpose(0, 1)
+        m = mask.transpose(0, 1)
+        known = em.masked_fill(~allowed.transpose(0, 1), self.crf.NEG)
+        return (self.crf._compute_normalizer(em, m) - self.crf._compute_normalizer(known, m)).mean()
+
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> List[List[int]]:
         return self.crf.decode(emissions.float(), mask=mask)

@@ -1,34 +1,44 @@
 """``mmkg train-ner``: train the NER student on CoNLL files (Twitter-2015/2017), select on valid.
 
+MNRE split files may be given too (detected by their dict-literal lines): their heads and tails
+are partial annotations (``ner_partial``), which teach the student MNRE's entity boundaries; as
+``--val`` files they score the recall of the annotated spans.
+
 Seeded (same seed and thread count -> same run); validation entity F1 at every evaluation,
 early stopping on it, and the best model saved with the exact command and the val history in its
-config. With several ``--val`` files the selection score is the mean of their micro-F1s, so one
-corpus cannot hide a regression on the other.
+config. With several ``--val`` files the selection score is the mean of their scores (micro-F1 for
+CoNLL, span recall for MNRE), so one corpus cannot hide a regression on the other.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shlex
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from .batching import length_grouped_batches
-from .checkpoint import DEFAULT_ENCODER, LoraSpec, load_tokenizer, trained_state
-from .ner_checkpoint import build_ner_model, save_ner_checkpoint
-from .ner_data import TAG_ID, TaggedSentence, read_conll, repair, span_scores, spans_from_tags
+from .checkpoint import DEFAULT_ENCODER, WEIGHTS, LoraSpec, load_tokenizer, trained_state
+from .ner_checkpoint import build_ner_model, load_trained_tensors, read_ner_config, save_ner_checkpoint
+from .ner_data import TAGS, TaggedSentence, read_conll, repair, span_scores, spans_from_tags
 from .ner_model import encode_words
+from .ner_partial import PartialSentence, is_mnre_file, read_mnre_partial, span_recall, training_mask
 from .ner_predict import predict_tags
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="mmkg train-ner", description=__doc__.splitlines()[0])
-    ap.add_argument("--train", nargs="+", required=True, help="CoNLL training files (IMGID lines, token TAB tag)")
-    ap.add_argument("--val", nargs="+", required=True, help="CoNLL validation files, for selection and early stopping")
+    ap.add_argument("--train", nargs="+", required=True,
+                    help="CoNLL training files (IMGID lines, token TAB tag); MNRE split files add partial annotations")
+    ap.add_argument("--val", nargs="+", required=True,
+                    help="validation files (CoNLL, or MNRE: recall of its spans), for selection and early stopping")
+    ap.add_argument("--init", default=None,
+                    help="continue from this NER checkpoint (its encoder and adaptation; --encoder/--adapt ignored)")
     ap.add_argument("--output", "-o", default="ner-checkpoint", help="checkpoint directory to write")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER, help="Hugging Face encoder name or path")
     ap.add_argument("--adapt", choices=("lora", "full"), default="lora", help="LoRA adapters or full fine-tuning")
@@ -58,11 +68,22 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 class NerTrainer:
-    def __init__(self, args: argparse.Namespace, device: torch.device):
+    def __init__(self, args: argparse.Namespace, device: torch.device, init: Optional[Dict] = None):
+        """``init``: the config of the checkpoint ``args.init`` continues; its architecture wins."""
         self.args, self.device = args, device
-        self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, "all-linear") if args.adapt == "lora" else None
+        if init:
+            self.lora = LoraSpec.from_json(init["lora"]) if init.get("lora") else None
+            dims = {"shape_dim": init["shape_dim"], "image_dim": init["image_dim"]}
+        else:
+            self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, "all-linear") if args.adapt == "lora" else None
+            dims = {}
         self.tokenizer = load_tokenizer(args.encoder)
-        self.model = build_ner_model(args.encoder, self.lora, freeze_word_embeddings=args.freeze_word_embeddings).to(device)
+        self.model = build_ner_model(args.encoder, self.lora, freeze_word_embeddings=args.freeze_word_embeddings, **dims)
+        self.init_version = init.get("version") if init else None
+        if init:
+            load_trained_tensors(self.model, os.path.join(args.init, WEIGHTS))
+            self.model.crf.enforce()
+        self.model.to(device)
         enc_lr = args.lr or (1e-3 if self.lora else 1e-4)
         groups: Dict[str, List[torch.nn.Parameter]] = {"encoder": [], "head": [], "crf": []}
         for n, p in self.model.named_parameters():
@@ -82,12 +103,14 @@ class NerTrainer:
 
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, max(1, int(total * self.args.warmup)), total)
 
-    def train_step(self, batch: Sequence[TaggedSentence]) -> float:
+    def train_step(self, batch: Sequence[Union[TaggedSentence, PartialSentence]]) -> float:
         self.model.train()
         enc = encode_words(self.tokenizer, [s.tokens for s in batch], self.args.max_length).to(self.device)
-        W = enc.word_mask.shape[1]
-        tags = torch.tensor([[TAG_ID[t] for t in s.tags] + [0] * (W - len(s.tags)) for s in batch], device=self.device)
-        loss = self.model.loss(self.model.emissions(enc), tags, enc.word_mask)
+        allowed = np.ones((len(batch), enc.word_mask.shape[1], len(TAGS)), dtype=bool)
+        for b, s in enumerate(batch):
+            allowed[b, : len(s.tokens)] = training_mask(s)
+        loss = self.model.partial_loss(self.model.emissions(enc), torch.from_numpy(allowed).to(self.device),
+                                       enc.word_mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -96,13 +119,17 @@ class NerTrainer:
         self.model.crf.enforce()
         return loss.item()
 
-    def evaluate(self, val_sets: Dict[str, List[TaggedSentence]]) -> Dict:
-        per_file = {}
+    def evaluate(self, val_sets: Dict[str, List]) -> Dict:
+        files = {}
         for name, sents in val_sets.items():
             [pred] = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length, self.device)
-            per_file[name] = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
-        score = sum(m["micro"]["f1"] for m in per_file.values()) / len(per_file)
-        return {"score": score, "files": {k: v["micro"] for k, v in per_file.items()}}
+            spans = [spans_from_tags(p) for p in pred]
+            if sents and isinstance(sents[0], PartialSentence):
+                files[name] = span_recall(spans, sents)
+            else:
+                files[name] = span_scores(spans, [spans_from_tags(s.tags) for s in sents])["micro"]
+        score = sum(file_score(m) for m in files.values()) / len(files)
+        return {"score": score, "files": files}
 
     def snapshot(self) -> Dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in trained_state(self.model).items()}
@@ -124,14 +151,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = resolve_device(args.device)
     started = time.time()
 
-    train = [TaggedSentence(s.image_id, s.tokens, repair(s.tags)) for f in args.train for s in read_conll(f)]
+    init = read_ner_config(args.init) if args.init else None
+    if init:
+        args.encoder, args.adapt = init["encoder"], init.get("adapt") or ("lora" if init.get("lora") else "full")
+        args.freeze_word_embeddings = bool(init.get("freeze_word_embeddings", False))
+    train = [s for f in args.train for s in read_ner_file(f)]
     if args.limit_train:
         train = train[: args.limit_train]
-    val = {f: read_conll(f)[: args.limit_val] for f in args.val}
-    print(f"train {len(train)} sentences from {len(args.train)} files, val {sum(map(len, val.values()))}, "
+    val = {f: read_ner_file(f)[: args.limit_val] for f in args.val}
+    partial = sum(isinstance(s, PartialSentence) for s in train)
+    print(f"train {len(train)} sentences ({partial} partially annotated) from {len(args.train)} files, "
+          f"val {sum(map(len, val.values()))}, "
           f"device {device}, threads {torch.get_num_threads()}", file=sys.stderr)
 
-    trainer = NerTrainer(args, device)
+    trainer = NerTrainer(args, device, init)
     steps_per_epoch = -(-len(train) // args.batch_size)
     total = steps_per_epoch * args.epochs if args.max_steps is None else min(args.max_steps, steps_per_epoch * args.epochs)
     trainer.schedule(total)
@@ -156,7 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 history.append({"step": step, "epoch": epoch, "loss": running, "val": m,
                                 "seconds": round(time.time() - started)})
                 say(f"epoch {epoch} step {step}/{total}: loss {running:.3f}  val mean F1 {100 * m['score']:.2f}  "
-                    + "  ".join(f"{k.split('/')[-2] if '/' in k else k}: {100 * v['f1']:.2f}" for k, v in m["files"].items()))
+                    + "  ".join(f"{k.split('/')[-2] if '/' in k else k}: {100 * file_score(v):.2f}" for k, v in m["files"].items()))
                 if m["score"] > best["score"]:
                     best = {"score": m["score"], "step": step, "state": trainer.snapshot(), "val": m}
                     bad = 0
@@ -175,6 +208,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def read_ner_file(path: str) -> List[Union[TaggedSentence, PartialSentence]]:
+    if is_mnre_file(path):
+        return read_mnre_partial(path)
+    return [TaggedSentence(s.image_id, s.tokens, repair(s.tags)) for s in read_conll(path)]
+
+
+def file_score(metrics: Dict) -> float:
+    """A val file's part of the selection score: micro-F1, or span recall for a partial file."""
+    return metrics["f1"] if "f1" in metrics else metrics["recall"]
+
+
 def write(trainer: NerTrainer, args, argv, version: str, best: Dict, history: List, step: int, started: float) -> None:
     """The best model so far, saved with everything that reproduces and judges it."""
     current = trainer.snapshot()
@@ -191,6 +235,7 @@ def write(trainer: NerTrainer, args, argv, version: str, best: Dict, history: Li
         "image": {"backbone": "efficientnet-lite0", "feature_dim": 1280, "trained_with_images": False},
         "training": {
             "command": "mmkg train-ner " + shlex.join(argv),
+            "initialised_from": trainer.init_version,
             "seed": args.seed,
             "encoder_lr": trainer.encoder_lr,
             "steps": step,

@@ -13,6 +13,7 @@ import time
 from typing import Dict, Optional, Sequence
 
 from .ner_data import TYPES, read_conll, span_scores, spans_from_tags
+from .ner_model import CONVENTIONS
 from .precision import PRECISIONS
 
 
@@ -24,6 +25,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="auto: fp16 on CUDA, bf16 on CPUs with AMX/AVX512-BF16, else fp32")
+    ap.add_argument("--convention", choices=CONVENTIONS, default="twitter",
+                    help="whose entity boundaries the student draws: CoNLL files (Twitter-2015/2017) follow "
+                         "Twitter's; the pipeline uses the checkpoint's serving convention")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object (micro.f1 is the headline)")
     return ap.parse_args(argv)
@@ -36,6 +40,7 @@ def evaluate_split(path: str, student, limit: Optional[int] = None) -> Dict:
     seconds = time.perf_counter() - started
     result = span_scores([spans_from_tags(p) for p in pred], [spans_from_tags(s.tags) for s in sents])
     result.update(split=path, checkpoint_version=student.version, precision=str(student.dtype).split(".")[-1],
+                  convention=student.convention,
                   seconds=round(seconds, 2),
                   posts_per_second=round(len(sents) / seconds, 1) if seconds else None)
     return result
@@ -55,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .ner_predict import NerStudent
 
     args = parse_args(argv)
-    student = NerStudent(args.checkpoint, args.device, args.precision, args.batch_size)
+    student = NerStudent(args.checkpoint, args.device, args.precision, args.batch_size, args.convention)
     result = evaluate_split(args.split, student, args.limit)
     print(json.dumps(result, indent=2, sort_keys=True) if args.json else table(result))
     return 0

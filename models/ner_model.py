@@ -9,6 +9,13 @@ so training starts from the pretrained encoder exactly) and concatenated again b
 layer. ``v_image`` is a learned "no image" vector plus a zero-initialised projection of the frozen
 EfficientNet feature for posts that have an image, as in the guide: a model trained without
 images answers the same with or without one.
+
+Annotation conventions: corpora draw entities differently (Twitter-2015/2017 leave @mentions out
+and cut ``Shri RK Dhawan`` where MNRE, whose spans are the heads and tails of relation pairs,
+keeps ``Late Shri RK Dhawan``). A student trained on several of them gets one learned vector per
+convention (zero-initialised, added to every sub-word's input embedding, as the shape table is), so
+it learns each corpus's boundaries without averaging them; it is told which one to follow when it
+tags.
 """
 from __future__ import annotations
 
@@ -20,12 +27,15 @@ import torch
 from torch import nn
 from torchcrf import CRF
 
+from mmkg.schemas.settings import NER_CONVENTIONS
+
 from .image_features import FEATURE_DIM
 from .ner_data import TAGS
 
 SHAPES = ("pad", "lower", "title", "upper", "letter_upper", "mixed", "number", "alnum", "punct",
           "mention", "hashtag", "url", "other")
 SHAPE_ID = {s: i for i, s in enumerate(SHAPES)}
+CONVENTIONS = NER_CONVENTIONS
 _PUNCT = re.compile(r"^[^\w\s]+$", re.UNICODE)
 
 
@@ -148,9 +158,13 @@ def encode_words(tokenizer, word_lists: Sequence[Sequence[str]], max_length: int
 
 class NerModel(nn.Module):
     def __init__(self, encoder: nn.Module, hidden: int, shape_dim: int = 32, image_dim: int = 64,
-                 dropout: float = 0.1, tags: Sequence[str] = TAGS):
+                 dropout: float = 0.1, tags: Sequence[str] = TAGS, conventions: int = 1):
         super().__init__()
         self.encoder = encoder
+        self.convention = None
+        if conventions > 1:
+            self.convention = nn.Embedding(conventions, hidden)
+            nn.init.zeros_(self.convention.weight)
         self.shape_input = nn.Embedding(len(SHAPES), hidden, padding_idx=0)
         nn.init.zeros_(self.shape_input.weight)
         self.shape_output = nn.Embedding(len(SHAPES), shape_dim, padding_idx=0)
@@ -166,8 +180,13 @@ class NerModel(nn.Module):
         return self.encoder.get_input_embeddings()
 
     def emissions(self, batch: WordBatch, image_features: Optional[torch.Tensor] = None,
-                  has_image: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  has_image: Optional[torch.Tensor] = None, convention: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Tag scores per word; ``convention``: (B,) indices into CONVENTIONS (default: the first)."""
         embeds = self.input_embeddings()(batch.input_ids) + self.shape_input(batch.subword_shape)
+        if self.convention is not None:
+            if convention is None:
+                convention = torch.zeros(batch.input_ids.shape[0], dtype=torch.long, device=embeds.device)
+            embeds = embeds + self.convention(convention)[:, None, :]
         h = self.encoder(inputs_embeds=embeds, attention_mask=batch.attention_mask).last_hidden_state
         words = torch.gather(h, 1, batch.word_index[..., None].expand(-1, -1, h.shape[-1]))
         B, W = batch.word_index.shape

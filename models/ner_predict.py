@@ -37,12 +37,13 @@ def chunk_words(lengths: Sequence[int], budget: int) -> List[Tuple[int, int]]:
 @torch.no_grad()
 def predict_tags(model: NerModel, tokenizer, word_lists: Sequence[Sequence[str]], max_length: int,
                  device, batch_size: int = 64, dtype: torch.dtype = torch.float32,
-                 o_penalties: Sequence[float] = (0.0,)) -> List[List[List[str]]]:
+                 o_penalties: Sequence[float] = (0.0,), convention: int = 0) -> List[List[List[str]]]:
     """BIO tags for each list of words, in input order, once per entry of ``o_penalties``.
 
     A penalty is subtracted from every word's O score before Viterbi: 0 is the model's own
     answer; a positive one decodes a recall-leaning reading (more and longer spans) from the same
-    forward pass, which is how the pipeline proposes extra candidate entities.
+    forward pass, which is how the pipeline proposes extra candidate entities. ``convention``:
+    the index of the annotation convention to follow (ner_model.CONVENTIONS).
     """
     was_training = model.training
     model.eval()
@@ -59,7 +60,7 @@ def predict_tags(model: NerModel, tokenizer, word_lists: Sequence[Sequence[str]]
         words = [list(word_lists[i][s:e]) for i, s, e in batch]
         enc = encode_words(tokenizer, words, max_length).to(device)
         with autocast(torch.device(device), dtype):
-            em = model.emissions(enc).float()
+            em = model.emissions(enc, convention=torch.full((len(batch),), convention, device=device)).float()
         for v, penalty in enumerate(o_penalties):
             scores = em if not penalty else torch.cat([em[..., :1] - penalty, em[..., 1:]], dim=-1)
             for (i, s, e), path in zip(batch, model.decode(scores, enc.word_mask)):
@@ -79,9 +80,11 @@ class NerStudent:
     """A loaded checkpoint on a device, in the precision chosen for it."""
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto",
-                 batch_size: int = 64):
+                 batch_size: int = 64, convention: Optional[str] = None):
+        """``convention``: whose entity boundaries to draw (ner_model.CONVENTIONS, among those the
+        checkpoint was trained on); by default the one its trainer chose for serving."""
         from .checkpoint import load_tokenizer
-        from .ner_checkpoint import load_ner_checkpoint
+        from .ner_checkpoint import conventions_of, load_ner_checkpoint, serving_convention
         from .predict import resolve_device
 
         self.device = resolve_device(device)
@@ -92,10 +95,16 @@ class NerStudent:
         self.max_length = int(self.config.get("max_length", 128))
         self.batch_size = batch_size
         self.version = str(self.config.get("version", ""))
+        known = conventions_of(self.config)
+        self.convention = convention or serving_convention(self.config)
+        if self.convention not in known:
+            raise ValueError(f"NER checkpoint {self.version!r} knows the conventions {list(known)}, "
+                             f"not {self.convention!r}")
+        self.convention_index = known.index(self.convention)
 
     def tag(self, word_lists: Sequence[Sequence[str]], o_penalties: Sequence[float] = (0.0,)) -> List[List[List[str]]]:
         return predict_tags(self.model, self.tokenizer, word_lists, self.max_length, self.device,
-                            self.batch_size, self.dtype, o_penalties)
+                            self.batch_size, self.dtype, o_penalties, self.convention_index)
 
     def detect(self, texts: Sequence[str], recall_penalty: float = 0.0) -> List[TaggedPost]:
         """Character spans into each original text. With ``recall_penalty`` > 0 the same forward

@@ -2,7 +2,9 @@
 
 MNRE split files may be given too (detected by their dict-literal lines): their heads and tails
 are partial annotations (``ner_partial``), which teach the student MNRE's entity boundaries; as
-``--val`` files they score the recall of the annotated spans.
+``--val`` files they score the recall of the annotated spans. Each corpus keeps its own annotation
+convention (ner_model.CONVENTIONS: CoNLL files are Twitter's, MNRE files MNRE's), and the model
+is told which one a sentence follows; ``--serving-convention`` is the one the pipeline gets.
 
 Seeded (same seed and thread count -> same run); validation entity F1 at every evaluation,
 early stopping on it, and the best model saved with the exact command and the val history in its
@@ -24,9 +26,10 @@ import torch
 
 from .batching import length_grouped_batches
 from .checkpoint import DEFAULT_ENCODER, WEIGHTS, LoraSpec, load_tokenizer, trained_state
-from .ner_checkpoint import build_ner_model, load_trained_tensors, read_ner_config, save_ner_checkpoint
+from .ner_checkpoint import (build_ner_model, conventions_of, load_trained_tensors, read_ner_config,
+                             save_ner_checkpoint)
 from .ner_data import TAGS, TaggedSentence, read_conll, repair, span_scores, spans_from_tags
-from .ner_model import encode_words
+from .ner_model import CONVENTIONS, encode_words
 from .ner_partial import PartialSentence, is_mnre_file, read_mnre_partial, span_recall, training_mask
 from .ner_predict import predict_tags
 
@@ -40,6 +43,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--init", default=None,
                     help="continue from this NER checkpoint (its encoder and adaptation; --encoder/--adapt ignored)")
     ap.add_argument("--output", "-o", default="ner-checkpoint", help="checkpoint directory to write")
+    ap.add_argument("--one-convention", action="store_true",
+                    help="train every file as one annotation convention (no per-corpus convention vectors)")
+    ap.add_argument("--serving-convention", choices=CONVENTIONS, default="mnre",
+                    help="the convention the checkpoint follows when not told (the pipeline's): MNRE's "
+                         "spans are relation heads and tails")
     ap.add_argument("--encoder", default=DEFAULT_ENCODER, help="Hugging Face encoder name or path")
     ap.add_argument("--adapt", choices=("lora", "full"), default="lora", help="LoRA adapters or full fine-tuning")
     ap.add_argument("--freeze-word-embeddings", action="store_true",
@@ -68,9 +76,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 class NerTrainer:
-    def __init__(self, args: argparse.Namespace, device: torch.device, init: Optional[Dict] = None):
-        """``init``: the config of the checkpoint ``args.init`` continues; its architecture wins."""
-        self.args, self.device = args, device
+    def __init__(self, args: argparse.Namespace, device: torch.device, init: Optional[Dict] = None,
+                 conventions: int = 1):
+        """``init``: the config of the checkpoint ``args.init`` continues; its architecture wins.
+        ``conventions``: how many annotation conventions the model learns (CONVENTIONS' first n)."""
+        self.args, self.device, self.conventions = args, device, conventions
         if init:
             self.lora = LoraSpec.from_json(init["lora"]) if init.get("lora") else None
             dims = {"shape_dim": init["shape_dim"], "image_dim": init["image_dim"]}
@@ -78,10 +88,14 @@ class NerTrainer:
             self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, "all-linear") if args.adapt == "lora" else None
             dims = {}
         self.tokenizer = load_tokenizer(args.encoder)
-        self.model = build_ner_model(args.encoder, self.lora, freeze_word_embeddings=args.freeze_word_embeddings, **dims)
+        self.model = build_ner_model(args.encoder, self.lora, freeze_word_embeddings=args.freeze_word_embeddings,
+                                     conventions=conventions, **dims)
         self.init_version = init.get("version") if init else None
         if init:
-            load_trained_tensors(self.model, os.path.join(args.init, WEIGHTS))
+            if len(conventions_of(init)) not in (1, conventions):
+                raise SystemExit(f"--init {args.init}: trained on conventions {list(conventions_of(init))}, "
+                                 f"this run uses {list(CONVENTIONS[:conventions])}")
+            load_trained_tensors(self.model, os.path.join(args.init, WEIGHTS), new=("convention.weight",))
             self.model.crf.enforce()
         self.model.to(device)
         enc_lr = args.lr or (1e-3 if self.lora else 1e-4)
@@ -109,8 +123,9 @@ class NerTrainer:
         allowed = np.ones((len(batch), enc.word_mask.shape[1], len(TAGS)), dtype=bool)
         for b, s in enumerate(batch):
             allowed[b, : len(s.tokens)] = training_mask(s)
-        loss = self.model.partial_loss(self.model.emissions(enc), torch.from_numpy(allowed).to(self.device),
-                                       enc.word_mask)
+        convention = torch.tensor([self.convention_of(s) for s in batch], device=self.device)
+        loss = self.model.partial_loss(self.model.emissions(enc, convention=convention),
+                                       torch.from_numpy(allowed).to(self.device), enc.word_mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -119,10 +134,16 @@ class NerTrainer:
         self.model.crf.enforce()
         return loss.item()
 
+    def convention_of(self, sentence) -> int:
+        """CoNLL sentences follow Twitter's convention, partial (MNRE) ones MNRE's."""
+        return int(self.conventions > 1 and isinstance(sentence, PartialSentence))
+
     def evaluate(self, val_sets: Dict[str, List]) -> Dict:
         files = {}
         for name, sents in val_sets.items():
-            [pred] = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length, self.device)
+            convention = self.convention_of(sents[0]) if sents else 0
+            [pred] = predict_tags(self.model, self.tokenizer, [s.tokens for s in sents], self.args.max_length,
+                                  self.device, convention=convention)
             spans = [spans_from_tags(p) for p in pred]
             if sents and isinstance(sents[0], PartialSentence):
                 files[name] = span_recall(spans, sents)
@@ -164,7 +185,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"val {sum(map(len, val.values()))}, "
           f"device {device}, threads {torch.get_num_threads()}", file=sys.stderr)
 
-    trainer = NerTrainer(args, device, init)
+    mixed = any(isinstance(s, PartialSentence) for s in train) and any(isinstance(s, TaggedSentence) for s in train)
+    conventions = 1 if args.one_convention else max(2 if mixed else 1, len(conventions_of(init)) if init else 1)
+    trainer = NerTrainer(args, device, init, conventions)
     steps_per_epoch = -(-len(train) // args.batch_size)
     total = steps_per_epoch * args.epochs if args.max_steps is None else min(args.max_steps, steps_per_epoch * args.epochs)
     trainer.schedule(total)
@@ -231,6 +254,8 @@ def write(trainer: NerTrainer, args, argv, version: str, best: Dict, history: Li
         "adapt": args.adapt,
         "freeze_word_embeddings": args.freeze_word_embeddings,
         "shape_dim": trainer.model.shape_output.embedding_dim,
+        "conventions": list(CONVENTIONS[: trainer.conventions]),
+        "serving_convention": args.serving_convention if trainer.conventions > 1 else CONVENTIONS[0],
         "image_dim": trainer.model.no_image.numel(),
         "image": {"backbone": "efficientnet-lite0", "feature_dim": 1280, "trained_with_images": False},
         "training": {

@@ -23,7 +23,7 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.llm.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
-from mmkg.schemas.settings import NER_DEFAULT, PRECISIONS, SPACY_PREFIX, GuideSettings, NerSettings
+from mmkg.schemas.settings import NER_CONVENTIONS, NER_DEFAULT, PRECISIONS, SPACY_PREFIX, GuideSettings, NerSettings
 from mmkg.schemas.validation import ReadConfig
 from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
 
@@ -166,6 +166,14 @@ class MmkgOptions(PipelineOptions):
             help="propose untagged @mentions (not a retweet's source) as untyped candidate entities",
         )
         parser.add_argument(
+            "--ner-convention",
+            dest="ner_convention",
+            default=None,
+            choices=NER_CONVENTIONS,
+            help="whose entity boundaries the NER student draws: 'mnre' (relation heads and tails, "
+            "the shipped student's default) or 'twitter' (Twitter-2015/2017's); default: the checkpoint's",
+        )
+        parser.add_argument(
             "--output",
             dest="output",
             default=None,
@@ -294,7 +302,7 @@ def ner_from_options(opts) -> NerSettings:
     value = (opts.ner_model or NER_DEFAULT).strip()
     common = dict(device=opts.device, precision=opts.precision, batch_size=_at_least(opts.ner_batch_size, 1, "--ner-batch-size"),
                   recall_penalty=_at_least(opts.ner_recall_penalty, 0.0, "--ner-recall-penalty"),
-                  mentions=bool(opts.ner_mentions),
+                  mentions=bool(opts.ner_mentions), convention=opts.ner_convention or None,
                   torch_threads=_at_least(opts.torch_threads, 0, "--torch-threads"),
                   workers_per_machine=workers_per_machine(opts))
     if value.startswith(SPACY_PREFIX):

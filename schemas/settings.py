@@ -14,6 +14,11 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SPACY_PREFIX = "spacy:"
 
 
+# The annotation conventions an NER student can be trained on and told to follow; index 0 is the
+# convention of a model trained on one corpus (Twitter-2015/2017's CoNLL files).
+NER_CONVENTIONS = ("twitter", "mnre")
+
+
 @dataclass(frozen=True)
 class NerSettings:
     """How posts without entities get them (``--ner-model``): the NER student (the shipped
@@ -31,6 +36,9 @@ class NerSettings:
     # (docs/ner.md).
     recall_penalty: float = 2.0
     mentions: bool = True
+    # Whose entity boundaries the student draws (models/ner_model.py CONVENTIONS); None: the
+    # checkpoint's serving convention (the shipped student's is MNRE's, the relation corpus's).
+    convention: Optional[str] = None
     # As for the guide (GuideSettings): torch threads of a worker (0: its share of the cores).
     torch_threads: int = 0
     workers_per_machine: int = 1

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from mmkg.models.ner_data import TAG_ID, TAGS
 from mmkg.models.ner_model import ConstrainedCRF
@@ -107,10 +108,23 @@ def test_training_on_partial_lines_learns_their_boundaries(tmp_path):
     config = json.loads((first / CONFIG).read_text())
     assert config["training"]["val_at_best"]["files"][str(mnre)]["spans"] == 36
     assert config["training"]["val_at_best"]["score"] > 0.8
-    [post] = NerStudent(str(first), "cpu").detect(["Late Shri Kumar visits Delhi"])
+    assert config["conventions"] == ["twitter", "mnre"] and config["serving_convention"] == "mnre"
+    served = NerStudent(str(first), "cpu")
+    assert served.convention == "mnre"
+    [post] = served.detect(["Late Shri Kumar visits Delhi"])
     assert (0, 15, "PER") in post.spans
+    assert NerStudent(str(first), "cpu", convention="twitter").convention_index == 0
     second = tmp_path / "second"
     assert main(["--train", str(mnre), "--init", str(first), "--output", str(second), "--max-steps", "5"] + args) == 0
     config = json.loads((second / CONFIG).read_text())
     assert config["training"]["history"][0]["val"]["score"] > 0.8  # started where the first run ended
     assert config["training"]["initialised_from"] == json.loads((first / CONFIG).read_text())["version"]
+    assert config["conventions"] == ["twitter", "mnre"]  # kept from the checkpoint it continues
+    # One convention (--one-convention, or any checkpoint from before conventions): asking the
+    # student for MNRE's fails by name instead of silently drawing Twitter's boundaries.
+    single = tmp_path / "single"
+    assert main(["--train", str(conll), str(mnre), "--one-convention", "--output", str(single), "--max-steps", "2"]
+                + args) == 0
+    assert "convention.weight" not in load_file(str(single / "weights.safetensors"))
+    with pytest.raises(ValueError, match="conventions"):
+        NerStudent(str(single), "cpu", convention="mnre")

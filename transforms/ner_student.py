@@ -54,7 +54,7 @@ class _OnFirstBatch:
             # Process-wide and before the first forward pass, as for the guide: torch's default
             # (every core) in each worker oversubscribes a shared machine.
             use_threads(threads_per_worker(s.torch_threads, s.workers_per_machine))
-            self._student = NerStudent(s.checkpoint, s.device, s.precision, s.batch_size)
+            self._student = NerStudent(s.checkpoint, s.device, s.precision, s.batch_size, s.convention)
         return self._student
 
 

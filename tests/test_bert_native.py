@@ -10,7 +10,7 @@ from mmkg.models import bert_native
 from mmkg.models.checkpoint import DEFAULT_ENCODER, WEIGHTS, resolve_encoder
 from mmkg.models.data import read_mnre
 from mmkg.models.markers import encode_pair, encode_pairs
-from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT, build_ner_model, load_trained_tensors
+from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT, build_ner_model, conventions_of, load_trained_tensors
 from mmkg.models.ner_data import read_conll
 from mmkg.models.ner_model import encode_words, subword_lengths
 from mmkg.models.ner_predict import NerStudent
@@ -75,7 +75,8 @@ def test_the_ner_students_word_tokenisation_and_tags_match_transformers():
     # The same checkpoint on transformers' encoder and tokenizer.
     reference = NerStudent(None, "cpu", "fp32")
     cfg = reference.config
-    model = build_ner_model(cfg["encoder"], None, cfg["shape_dim"], cfg["image_dim"], cfg["freeze_word_embeddings"])
+    model = build_ner_model(cfg["encoder"], None, cfg["shape_dim"], cfg["image_dim"], cfg["freeze_word_embeddings"],
+                            conventions=len(conventions_of(cfg)))
     load_trained_tensors(model, os.path.join(DEFAULT_NER_CHECKPOINT, WEIGHTS))
     model.crf.enforce()
     reference.model, reference.tokenizer = model.eval(), theirs

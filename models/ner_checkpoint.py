@@ -40,8 +40,8 @@ def read_ner_config(directory: str) -> Dict[str, Any]:
         raise ValueError(f"{path}: tag set {config.get('tags')} differs from this version's {list(TAGS)}")
     if tuple(config.get("shapes", ())) != SHAPES:
         raise ValueError(f"{path}: word-shape inventory differs from this version's")
-    known = list(CONVENTIONS[: len(config.get("conventions", ["twitter"]))])
-    if config.get("conventions", ["twitter"]) != known:
+    conventions = conventions_of(config)
+    if conventions != CONVENTIONS[: len(conventions)]:
         raise ValueError(f"{path}: annotation conventions {config.get('conventions')} differ from this version's")
     return config
 

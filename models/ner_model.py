@@ -196,9 +196,6 @@ class NerModel(nn.Module):
         feats = torch.cat([words, self.shape_output(batch.word_shape).to(h.dtype), image[:, None].expand(-1, W, -1)], -1)
         return self.emit(self.dropout(feats))
 
-    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return -self.crf(emissions.float(), tags, mask=mask, reduction="mean")
-
     def partial_loss(self, emissions: torch.Tensor, allowed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """-log P(the tag sequence is one the annotation allows), mean over the batch: the CRF's
         likelihood marginalised over what a partial annotation leaves open (``allowed``, (B, W, T)

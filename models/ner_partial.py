@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmkg.schemas.mnre import tokens_to_text
 from mmkg.schemas.relations import implied_types
 
 from .data import iter_mnre
@@ -40,13 +41,12 @@ def is_mnre_file(path: str) -> bool:
 
 
 def _token_index(text: str) -> Tuple[List[str], Dict[int, int], Dict[int, int]]:
+    """The tokens of an MNRE text (its tokens joined by single spaces) and maps from a token's start
+    and end character offsets to its [start, end) token positions."""
     tokens = text.split(" ")
-    starts, ends, pos = {}, {}, 0
-    for i, tok in enumerate(tokens):
-        starts[pos] = i
-        ends[pos + len(tok)] = i + 1
-        pos += len(tok) + 1
-    return tokens, starts, ends
+    _, offsets = tokens_to_text(tokens)
+    return (tokens, {o: i for i, o in enumerate(offsets)},
+            {o + len(t): i + 1 for i, (o, t) in enumerate(zip(offsets, tokens))})
 
 
 def _strip_hash(tokens: Sequence[str], s: int, e: int) -> Optional[Tuple[int, int]]:

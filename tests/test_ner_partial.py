@@ -114,6 +114,13 @@ def test_training_on_partial_lines_learns_their_boundaries(tmp_path):
     [post] = served.detect(["Late Shri Kumar visits Delhi"])
     assert (0, 15, "PER") in post.spans
     assert NerStudent(str(first), "cpu", convention="twitter").convention_index == 0
+    # The convention is an input: the same words score differently under each.
+    from mmkg.models.ner_model import encode_words
+
+    enc = encode_words(served.tokenizer, [["Late", "Shri", "Kumar", "visits", "Delhi"]], 32)
+    with torch.no_grad():
+        as_twitter, as_mnre = (served.model.emissions(enc, convention=torch.tensor([c])) for c in (0, 1))
+    assert not torch.allclose(as_twitter, as_mnre)
     second = tmp_path / "second"
     assert main(["--train", str(mnre), "--init", str(first), "--output", str(second), "--max-steps", "5"] + args) == 0
     config = json.loads((second / CONFIG).read_text())

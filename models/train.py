@@ -82,8 +82,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="write the checkpoint at every val improvement, not only at the end")
     ap.add_argument("--snapshots", default=None,
                     help="also write the model at every evaluation to DIR/step-N (for models.soup)")
+    ap.add_argument("--teacher", default=None,
+                    help="soft targets to distil (python -m mmkg.models.teacher) for the --train split")
+    ap.add_argument("--distill-weight", type=float, default=0.5,
+                    help="with --teacher: share of the loss that matches the teacher's distribution")
+    ap.add_argument("--distill-temperature", type=float, default=1.0,
+                    help="with --teacher: softening of both distributions in the matching term")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if not 0.0 <= args.distill_weight <= 1.0 or args.distill_temperature <= 0:
+        ap.error("--distill-weight must lie in [0, 1] and --distill-temperature be positive")
+    return args
 
 
 def seed_everything(seed: int) -> None:
@@ -100,6 +109,15 @@ class LazyImageEncoder:
         if self._enc is None:
             self._enc = ImageEncoder().to(self.device)
         return self._enc
+
+
+def distillation_loss(logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at ``temperature``, scaled by T^2 so that its gradients keep their
+    size as T changes (Hinton et al.)."""
+    t = temperature
+    target = torch.log_softmax(teacher_log_probs / t, dim=-1)
+    return torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=-1), target, log_target=True,
+                                      reduction="batchmean") * t * t
 
 
 def evaluate_logits(logits: torch.Tensor, gold_ids: Sequence[int], offsets: Optional[torch.Tensor] = None) -> Dict:
@@ -169,6 +187,11 @@ class Trainer:
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(self.total * args.warmup), self.total
         )
+        self.teacher = None
+        if args.teacher:
+            from mmkg.models.teacher import load as load_teacher
+
+            self.teacher = load_teacher(args.teacher, train).to(self.device)
         self.best = Best()
         self.progress = Progress()
 
@@ -179,6 +202,9 @@ class Trainer:
         logits = forward_pairs(self.model, self.tokenizer, batch, self.args.max_length, self.device, self.images,
                                image_transform=self.augment.image_transform())
         loss = self.criterion(logits.float(), labels)
+        if self.teacher is not None:
+            loss = (1 - self.args.distill_weight) * loss + self.args.distill_weight * distillation_loss(
+                logits.float(), self.teacher[list(batch_idx)], self.args.distill_temperature)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -239,6 +265,8 @@ class Trainer:
             "thresholds": thresholds,
             "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},
             "mrda": self.mrda.describe(),
+            "distillation": ({"teacher": args.teacher, "weight": args.distill_weight,
+                              "temperature": args.distill_temperature} if args.teacher else None),
             "training": {
                 "command": "mmkg train " + shlex.join(self.argv),
                 "seed": args.seed,

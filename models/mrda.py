@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmkg.schemas.records import EntityMention, EntityPair
 from mmkg.schemas.relations import NO_RELATION, SYMMETRIC_RELATIONS, implied_types
@@ -31,6 +31,9 @@ class MrdaConfig:
     swap: float = 0.5
     noise: float = 0.3
     image: float = 0.5
+    # Augment only pairs whose label has fewer than this many training pairs (0: every pair): the
+    # long tail gets new surface forms, the frequent labels and None are left as annotated.
+    rare_below: int = 0
 
     @classmethod
     def off(cls) -> "MrdaConfig":
@@ -38,24 +41,33 @@ class MrdaConfig:
 
     @classmethod
     def parse(cls, spec: str) -> "MrdaConfig":
-        """``"all"``, ``"none"`` or a comma list like ``"substitute,noise"`` or ``"swap=1.0,noise=0.2"``."""
+        """``"all"``, ``"none"`` or a comma list like ``"substitute,noise"`` or ``"swap=1.0,noise=0.2"``;
+        ``rare=N`` limits the kinds to pairs whose label has fewer than N training pairs."""
         spec = spec.strip().lower()
         if spec in ("all", ""):
             return cls()
         if spec == "none":
             return cls.off()
         default = cls()
-        values = dict.fromkeys(KINDS, 0.0)
+        values: Dict[str, float] = dict.fromkeys(KINDS, 0.0)
+        rare = 0
         for item in spec.split(","):
             name, _, p = item.partition("=")
             name = name.strip()
+            if name == "rare":
+                if not p.strip().isdigit() or int(p) < 1:
+                    raise ValueError(f"MRDA 'rare' takes a positive count of training pairs, not {p!r}")
+                rare = int(p)
+                continue
             if name not in KINDS:
                 raise ValueError(f"unknown MRDA kind {name!r} (kinds: {', '.join(KINDS)})")
             values[name] = float(p) if p else getattr(default, name)
-        return cls(**values)
+        return cls(**values, rare_below=rare)
 
     def describe(self) -> str:
         on = [f"{k}={getattr(self, k)}" for k in KINDS if getattr(self, k) > 0]
+        if on and self.rare_below:
+            on.append(f"rare={self.rare_below}")
         return ",".join(on) or "none"
 
 
@@ -161,13 +173,20 @@ def image_transform(image, rng: random.Random):
 class Augmenter:
     """Applies the switched-on kinds to a training pair, each with its probability."""
 
-    def __init__(self, config: MrdaConfig, inventory: Inventory, seed: int = 0):
+    def __init__(self, config: MrdaConfig, inventory: Inventory, seed: int = 0,
+                 label_counts: Optional[Mapping[str, int]] = None):
+        """``label_counts``: training pairs per label, which ``config.rare_below`` is measured on."""
+        if config.rare_below and label_counts is None:
+            raise ValueError("MRDA 'rare' needs the training split's label counts")
         self.config = config
         self.inventory = inventory
+        self.label_counts = label_counts or {}
         self.rng = random.Random(seed)
 
     def __call__(self, pair: EntityPair) -> EntityPair:
         c, rng = self.config, self.rng
+        if c.rare_below and self.label_counts.get(pair.gold or NO_RELATION, 0) >= c.rare_below:
+            return pair
         if c.substitute > 0 and rng.random() < c.substitute:
             pair = substitute(pair, self.inventory, rng) or pair
         if c.swap > 0 and rng.random() < c.swap:

@@ -13,6 +13,7 @@ import random
 import shlex
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -50,7 +51,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     ap.add_argument("--image-dir", default=None, help="MNRE image directory (absent: text only)")
     ap.add_argument("--loss", choices=("ftl", "ce"), default="ftl")
     ap.add_argument("--tau", type=float, default=1.0, help="FTL margin strength (0 = plain adaptive threshold)")
-    ap.add_argument("--mrda", default="all", help="'all', 'none' or kinds: substitute,swap,noise,image[=p]")
+    ap.add_argument("--mrda", default="all", help="'all', 'none' or kinds: substitute,swap,noise,image[=p]; rare=N: only pairs whose label has < N training pairs")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     ap.add_argument("--eval-every", type=int, default=None, help="validate every N steps (default: per epoch)")
@@ -155,7 +156,8 @@ class Trainer:
         self.device = resolve_device(args.device)
         self.started = time.time()
         self.mrda = MrdaConfig.parse(args.mrda)
-        self.augment = Augmenter(self.mrda, build_inventory(train), seed=args.seed)
+        self.augment = Augmenter(self.mrda, build_inventory(train), seed=args.seed,
+                                 label_counts=Counter(p.gold for p in train))
         layers = tuple(int(x) for x in args.lora_layers.split(",")) if args.lora_layers else None
         self.lora = LoraSpec(args.lora_r, args.lora_alpha, 0.1, args.lora_targets, layers) if args.adapt == "lora" else None
         self.tokenizer = load_tokenizer(args.encoder)

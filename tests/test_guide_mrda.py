@@ -84,3 +84,23 @@ def test_augmenter_all_kinds_on_real_lines_and_switches(mnre_pairs):
     assert MrdaConfig.parse("swap,noise=0.2") == MrdaConfig(substitute=0.0, swap=0.5, noise=0.2, image=0.0)
     with pytest.raises(ValueError):
         MrdaConfig.parse("rotate")
+
+
+def test_rare_limits_augmentation_to_the_long_tail(mnre_pairs):
+    from collections import Counter
+
+    counts = Counter(p.gold for p in mnre_pairs)
+    config = MrdaConfig.parse("substitute=1.0,noise=1.0,rare=20")
+    assert config.rare_below == 20 and config.describe() == "substitute=1.0,noise=1.0,rare=20"
+    augment = Augmenter(config, build_inventory(mnre_pairs), seed=0, label_counts=counts)
+    rare = [p for p in mnre_pairs if counts[p.gold] < 20]
+    frequent = [p for p in mnre_pairs if counts[p.gold] >= 20]
+    assert rare and frequent and counts["None"] >= 20
+    assert all(augment(p) == p for p in frequent)  # None and the frequent labels stay as annotated
+    changed = [augment(p) for p in rare]
+    assert sum(q != p for p, q in zip(rare, changed)) == len(rare)  # noise=1.0 always inserts
+    assert all(q.gold == p.gold and _spans_ok(q) for p, q in zip(rare, changed))
+    with pytest.raises(ValueError, match="label counts"):
+        Augmenter(config, build_inventory(mnre_pairs), seed=0)
+    with pytest.raises(ValueError, match="positive count"):
+        MrdaConfig.parse("substitute,rare=x")

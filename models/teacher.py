@@ -41,10 +41,11 @@ def row_keys(pairs: Sequence[EntityPair]) -> torch.Tensor:
     return torch.tensor([row_key(p) for p in pairs], dtype=torch.int64)
 
 
-def member_log_probs(checkpoint: str, pairs: Sequence[EntityPair], precision: str = "auto") -> torch.Tensor:
+def member_log_probs(checkpoint: str, pairs: Sequence[EntityPair], precision: str = "auto",
+                     device: str = "auto") -> torch.Tensor:
     """One guide's log-distribution over each of its own training pairs, with its kNN vote (if it
     has one) leaving each pair's own memory entry out."""
-    guide = Guide(checkpoint, "cpu", precision, use_knn=False)
+    guide = Guide(checkpoint, device, precision, use_knn=False)
     logits, feats = guide.logits_and_features(list(pairs))
     knn = KnnSettings.from_json(guide.config.get("knn"))  # the guide was loaded without it
     if knn is None or knn.weight <= 0:
@@ -56,9 +57,10 @@ def member_log_probs(checkpoint: str, pairs: Sequence[EntityPair], precision: st
     return mix(logits.float(), memory.vote(feats, knn.k, knn.temperature, exclude_self=True), knn.weight)
 
 
-def build(checkpoints: Sequence[str], pairs: Sequence[EntityPair], precision: str = "auto") -> torch.Tensor:
+def build(checkpoints: Sequence[str], pairs: Sequence[EntityPair], precision: str = "auto",
+          device: str = "auto") -> torch.Tensor:
     """The members' mean log-distribution (N, labels)."""
-    return torch.stack([member_log_probs(c, pairs, precision) for c in checkpoints]).mean(0)
+    return torch.stack([member_log_probs(c, pairs, precision, device) for c in checkpoints]).mean(0)
 
 
 def save(path: str, log_probs: torch.Tensor, pairs: Sequence[EntityPair], meta: Dict[str, str]) -> None:
@@ -98,13 +100,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--checkpoint", action="append", required=True, help="a guide checkpoint (repeat for an ensemble)")
     ap.add_argument("--train", required=True, help="the MNRE training split the student will be trained on")
     ap.add_argument("--output", required=True, help="safetensors file to write")
-    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--precision", default="auto", help="auto, fp32, bf16 or fp16 (models.precision)")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     pairs = read_mnre(args.train)
-    log_probs = build(args.checkpoint, pairs, args.precision)
+    log_probs = build(args.checkpoint, pairs, args.precision, args.device)
     versions: List[str] = []
     for c in args.checkpoint:
         with open(f"{c}/config.json", encoding="utf-8") as f:

@@ -38,6 +38,7 @@ from mmkg.models.image_features import ImageEncoder
 from mmkg.models.metrics import best_global_offset, summary
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory
 from mmkg.models.predict import logits_in_order, resolve_device
+from mmkg.models.teacher import load as load_teacher
 from mmkg.schemas.records import EntityPair
 from mmkg.schemas.relations import RELATIONS, label_id
 
@@ -191,8 +192,6 @@ class Trainer:
         )
         self.teacher = None
         if args.teacher:
-            from mmkg.models.teacher import load as load_teacher
-
             self.teacher = load_teacher(args.teacher, train).to(self.device)
         self.best = Best()
         self.progress = Progress()

@@ -94,6 +94,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.0 <= args.distill_weight <= 1.0 or args.distill_temperature <= 0:
         ap.error("--distill-weight must lie in [0, 1] and --distill-temperature be positive")
+    try:
+        MrdaConfig.parse(args.mrda)
+    except ValueError as e:  # a typo in the spec is the user's, so it gets usage, not a traceback
+        ap.error(f"--mrda: {e}")
     return args
 
 

@@ -104,3 +104,12 @@ def test_rare_limits_augmentation_to_the_long_tail(mnre_pairs):
         Augmenter(config, build_inventory(mnre_pairs), seed=0)
     with pytest.raises(ValueError, match="positive count"):
         MrdaConfig.parse("substitute,rare=x")
+
+
+def test_a_bad_mrda_spec_is_a_usage_error_of_mmkg_train(capsys):
+    from mmkg.models import train as train_cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.parse_args(["--train", "t", "--val", "v", "--mrda", "substitute,rare=0"])
+    assert exit_info.value.code == 2
+    assert "--mrda: MRDA 'rare' takes a positive count" in capsys.readouterr().err

@@ -20,12 +20,13 @@ import argparse
 import hashlib
 import json
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 
 from mmkg.models.data import read_mnre
-from mmkg.models.knn import KnnMemory, KnnSettings, mix
+from mmkg.models.checkpoint import read_config
+from mmkg.models.knn import mix
 from mmkg.models.predict import Guide
 from mmkg.schemas.records import EntityPair
 from mmkg.schemas.relations import RELATIONS, label_id
@@ -45,12 +46,11 @@ def member_log_probs(checkpoint: str, pairs: Sequence[EntityPair], precision: st
                      device: str = "auto") -> torch.Tensor:
     """One guide's log-distribution over each of its own training pairs, with its kNN vote (if it
     has one) leaving each pair's own memory entry out."""
-    guide = Guide(checkpoint, device, precision, use_knn=False)
-    logits, feats = guide.logits_and_features(list(pairs))
-    knn = KnnSettings.from_json(guide.config.get("knn"))  # the guide was loaded without it
-    if knn is None or knn.weight <= 0:
+    guide = Guide(checkpoint, device, precision)
+    logits, feats = guide.logits_and_features(list(pairs))  # the classifier's, before any vote
+    memory, knn = guide.knn, guide.knn_settings
+    if memory is None or knn is None:
         return torch.log_softmax(logits.float(), dim=-1)
-    memory = KnnMemory.load(guide.checkpoint, len(guide.labels))
     if memory.keys.shape[0] != len(pairs):
         raise ValueError(f"{checkpoint}: its kNN memory has {memory.keys.shape[0]} pairs, the training split "
                          f"{len(pairs)}; build the teacher from the split the memory was built from")
@@ -108,10 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     pairs = read_mnre(args.train)
     log_probs = build(args.checkpoint, pairs, args.precision, args.device)
-    versions: List[str] = []
-    for c in args.checkpoint:
-        with open(f"{c}/config.json", encoding="utf-8") as f:
-            versions.append(str(json.load(f).get("version", c)))
+    versions = [str(read_config(c).get("version", c)) for c in args.checkpoint]
     save(args.output, log_probs, pairs, {"members": json.dumps(versions), "train": args.train,
                                          "command": "python -m mmkg.models.teacher " + " ".join(argv or sys.argv[1:])})
     print(f"wrote {args.output}: {len(pairs)} pairs, teacher argmax = gold on {100 * agreement(log_probs, pairs):.2f} %")

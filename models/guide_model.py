@@ -123,10 +123,12 @@ def forward_pairs(
     image_transform: Optional[ImageTransform] = None,
     encoded: Optional[Sequence[EncodedPair]] = None,
     with_features: bool = False,
+    typed: bool = False,
 ):
     """Logits for a batch of pairs; ``encoded`` (markers.encode_pair of each pair), when the
-    caller has tokenised them already. ``with_features``: (logits, the head's hidden layer)."""
-    batch = (encode_pairs(tokenizer, pairs, max_length) if encoded is None else pad_encoded(tokenizer, encoded)).to(device)
+    caller has tokenised them already. ``with_features``: (logits, the head's hidden layer).
+    ``typed``: typed entity markers (the mentions' types must be set, see models.pair_types)."""
+    batch = (encode_pairs(tokenizer, pairs, max_length, typed) if encoded is None else pad_encoded(tokenizer, encoded)).to(device)
     feats, has = image_inputs(pairs, image_encoder_factory, device, dtype, image_transform)
     if not with_features:
         return model(batch, feats, has)

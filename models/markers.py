@@ -7,11 +7,16 @@ representation reads the hidden state at each opening marker.
 
 Segments are tokenised separately and joined, which keeps the marker positions exact without
 relying on offset mappings (and works with any WordPiece/BPE tokenizer).
+
+Typed markers (Zhou & Chen's "typed entity marker (punct)", a checkpoint's ``typed_markers``) put
+the mention's entity type as a plain word right after the opening marker, ``« person : Bill »``:
+the uncased encoder cannot see the casing that tells ``Apple`` from ``apple``, the cased NER
+student that typed the mention could.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,6 +24,8 @@ from mmkg.schemas.records import EntityPair
 
 HEAD_MARKERS = ("«", "»")
 TAIL_MARKERS = ("{", "}")
+# Words the encoder already knows; an untyped mention (no type given, none predicted) says so.
+TYPE_WORDS = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "other", None: "entity"}
 
 
 @dataclass
@@ -55,8 +62,13 @@ def marked_segments(pair: EntityPair) -> List[Tuple[str, str]]:
     ]
 
 
-def encode_pair(tokenizer, pair: EntityPair, max_length: int) -> Tuple[List[int], int, int]:
-    """Token ids with [CLS]/[SEP] and markers, plus the positions of the two opening markers."""
+def type_prefix(tokenizer, mention_type: Optional[str]) -> List[int]:
+    return tokenizer.encode(f"{TYPE_WORDS.get(mention_type, TYPE_WORDS[None])} :", add_special_tokens=False)
+
+
+def encode_pair(tokenizer, pair: EntityPair, max_length: int, typed: bool = False) -> Tuple[List[int], int, int]:
+    """Token ids with [CLS]/[SEP] and markers, plus the positions of the two opening markers;
+    ``typed``: each opening marker is followed by the mention's type word (see the module's doc)."""
     marker_ids = {}
     for kind, (open_, close) in (("head", HEAD_MARKERS), ("tail", TAIL_MARKERS)):
         marker_ids[kind] = (tokenizer.convert_tokens_to_ids(open_), tokenizer.convert_tokens_to_ids(close))
@@ -70,6 +82,8 @@ def encode_pair(tokenizer, pair: EntityPair, max_length: int) -> Tuple[List[int]
             open_id, close_id = marker_ids[kind]
             pos[kind] = len(ids)
             ids.append(open_id)
+            if typed:
+                ids.extend(type_prefix(tokenizer, (pair.head if kind == "head" else pair.tail).type))
             ids.extend(pieces)
             ids.append(close_id)
     budget = max_length - 2
@@ -87,8 +101,8 @@ def encode_pair(tokenizer, pair: EntityPair, max_length: int) -> Tuple[List[int]
 EncodedPair = Tuple[List[int], int, int]  # what encode_pair returns
 
 
-def encode_pairs(tokenizer, pairs: Sequence[EntityPair], max_length: int) -> EncodedBatch:
-    return pad_encoded(tokenizer, [encode_pair(tokenizer, p, max_length) for p in pairs])
+def encode_pairs(tokenizer, pairs: Sequence[EntityPair], max_length: int, typed: bool = False) -> EncodedBatch:
+    return pad_encoded(tokenizer, [encode_pair(tokenizer, p, max_length, typed) for p in pairs])
 
 
 def pad_encoded(tokenizer, encoded: Sequence[EncodedPair]) -> EncodedBatch:

@@ -16,6 +16,8 @@ from mmkg.models.guide_model import forward_pairs
 from mmkg.models.image_features import ImageEncoder
 from mmkg.models.knn import KnnMemory, KnnSettings, mix
 from mmkg.models.markers import EncodedPair, encode_pair
+from mmkg.models.ner_predict import NerStudent
+from mmkg.models.pair_types import type_pairs
 from mmkg.models.precision import autocast, resolve_precision
 from mmkg.schemas.records import EntityPair, RelationScores
 
@@ -35,11 +37,15 @@ class Guide:
     weights would put those in bf16 too, and bf16's 8-bit mantissa there moves decisions."""
 
     def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", precision: str = "auto",
-                 sub_batch_size: int = 32, use_knn: bool = True):
+                 sub_batch_size: int = 32, use_knn: bool = True, ner_checkpoint: Optional[str] = None):
+        """``ner_checkpoint``: for a guide with typed markers, the NER student that types mentions
+        given without a type (default: the shipped one; it must be the version the guide was
+        trained with, whose types it learned to read)."""
         self.sub_batch_size = sub_batch_size
         self.checkpoint = checkpoint or DEFAULT_CHECKPOINT
         self.device = resolve_device(device)
         model, config = load_checkpoint(self.checkpoint)
+        self.precision = precision
         self.compute_dtype = resolve_precision(precision, self.device)
         self.dtype = self.compute_dtype if self.device.type == "cuda" else torch.float32  # of the weights
         self.model = model.to(device=self.device, dtype=self.dtype)
@@ -50,6 +56,9 @@ class Guide:
         self.offsets = offsets_vector(config.get("thresholds"), len(self.labels))
         self.tokenizer = load_tokenizer(config["encoder"], native=True)
         self._image_encoder: Optional[ImageEncoder] = None
+        self.typed_by: Optional[dict] = config.get("typed_markers")
+        self.ner_checkpoint = ner_checkpoint
+        self._ner: Optional[NerStudent] = None
         # The checkpoint's nearest-neighbour memory, when it has one with a non-zero share
         # (models.knn); its offsets were tuned on the mixture, so the two go together.
         self.knn_settings = KnnSettings.from_json(config.get("knn")) if use_knn else None
@@ -62,17 +71,32 @@ class Guide:
             self._image_encoder = ImageEncoder().to(device=self.device, dtype=self.dtype)
         return self._image_encoder
 
+    def typed(self, pairs: Sequence[EntityPair]) -> Sequence[EntityPair]:
+        """``pairs`` as the model reads them: with typed markers, every untyped mention typed by
+        the NER student (loaded on first use); otherwise unchanged."""
+        if not self.typed_by or all(p.head.type and p.tail.type for p in pairs):
+            return pairs
+        if self._ner is None:
+            ner = NerStudent(self.ner_checkpoint, str(self.device), self.precision, convention=self.typed_by["convention"])
+            if ner.version != self.typed_by["ner"]:
+                raise ValueError(f"guide {self.version!r} was trained on types from NER student {self.typed_by['ner']!r}; "
+                                 f"{ner.version!r} would give it types it has not learned to read")
+            self._ner = ner
+        return type_pairs(self._ner, pairs)
+
     @torch.no_grad()
     def _forward(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]], with_features: bool):
         with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
             return forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
-                                 self.dtype, encoded=encoded, with_features=with_features)
+                                 self.dtype, encoded=encoded, with_features=with_features, typed=bool(self.typed_by))
 
     def logits(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]] = None) -> torch.Tensor:
         """Scores of one batch, padded to its longest pair: the classifier's logits, or with a kNN
         memory the log of its mixture with the neighbours' vote (decided on the same way)."""
         if not pairs:
             return torch.zeros((0, len(self.labels)))
+        if encoded is None:
+            pairs = self.typed(pairs)
         if self.knn is None:
             return self._forward(pairs, encoded, False).float().cpu()
         logits, hidden = self._forward(pairs, encoded, True)
@@ -82,6 +106,7 @@ class Guide:
     def logits_and_features(self, pairs: Sequence[EntityPair], batch_size: int = 64):
         """(classifier logits, head hidden layer) of every pair in input order, length-sorted
         batches; what a kNN memory is built and tuned from."""
+        pairs = self.typed(pairs)
         width = [0]
 
         def forward(batch: Sequence[EntityPair]) -> torch.Tensor:
@@ -96,7 +121,8 @@ class Guide:
         """Logits in input order. Each pair is tokenised once; pairs are sorted by token length and
         cut into batches of at most ``batch_size`` (default ``sub_batch_size``), so that a batch
         pads to about its own pairs' length instead of the longest pair's of all."""
-        items = [(p, encode_pair(self.tokenizer, p, self.max_length)) for p in pairs]
+        typed = bool(self.typed_by)
+        items = [(p, encode_pair(self.tokenizer, p, self.max_length, typed)) for p in self.typed(pairs)]
 
         def forward(batch: Sequence[Tuple[EntityPair, EncodedPair]]) -> torch.Tensor:
             return self.logits([p for p, _ in batch], [e for _, e in batch])

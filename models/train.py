@@ -34,6 +34,8 @@ from mmkg.models.checkpoint import (
 from mmkg.models.data import read_mnre
 from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide
 from mmkg.models.guide_model import forward_pairs
+from mmkg.models.ner_predict import NerStudent
+from mmkg.models.pair_types import type_pairs
 from mmkg.models.image_features import ImageEncoder
 from mmkg.models.metrics import best_global_offset, summary
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory
@@ -90,6 +92,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                     help="with --teacher: share of the loss that matches the teacher's distribution")
     ap.add_argument("--distill-temperature", type=float, default=1.0,
                     help="with --teacher: softening of both distributions in the matching term")
+    ap.add_argument("--typed-markers", action="store_true",
+                    help="typed entity markers: head and tail typed by the NER student (--ner-checkpoint)")
+    ap.add_argument("--ner-checkpoint", default=None, help="NER student that types the pairs (default: the shipped one)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if not 0.0 <= args.distill_weight <= 1.0 or args.distill_temperature <= 0:
@@ -154,8 +159,11 @@ class Trainer:
     """One training run of the guide: :meth:`train_step`, :meth:`evaluate`, :meth:`save`, and
     :meth:`run` looping over them with early stopping on validation micro-F1."""
 
-    def __init__(self, args: argparse.Namespace, argv: Sequence[str], train: List[EntityPair], val: List[EntityPair]):
+    def __init__(self, args: argparse.Namespace, argv: Sequence[str], train: List[EntityPair], val: List[EntityPair],
+                 typed_by: Optional[Dict[str, str]] = None):
+        """``typed_by``: the NER student that typed ``train`` and ``val`` (typed markers), or None."""
         self.args, self.argv, self.train, self.val = args, list(argv), train, val
+        self.typed_by = typed_by
         self.train_y = [label_id(p.gold) for p in train]
         self.val_y = [label_id(p.gold) for p in val]
         self.device = resolve_device(args.device)
@@ -205,7 +213,7 @@ class Trainer:
         batch = [self.augment(self.train[i]) for i in batch_idx]
         labels = torch.tensor([self.train_y[i] for i in batch_idx], device=self.device)
         logits = forward_pairs(self.model, self.tokenizer, batch, self.args.max_length, self.device, self.images,
-                               image_transform=self.augment.image_transform())
+                               image_transform=self.augment.image_transform(), typed=self.typed_by is not None)
         loss = self.criterion(logits.float(), labels)
         if self.teacher is not None:
             loss = (1 - self.args.distill_weight) * loss + self.args.distill_weight * distillation_loss(
@@ -222,7 +230,8 @@ class Trainer:
         self.model.eval()
         args = self.args
         logits = logits_in_order(
-            lambda batch: forward_pairs(self.model, self.tokenizer, batch, args.max_length, self.device, self.images),
+            lambda batch: forward_pairs(self.model, self.tokenizer, batch, args.max_length, self.device, self.images,
+                                        typed=self.typed_by is not None),
             self.val, args.eval_batch_size,
         )
         m = evaluate_logits(logits, self.val_y)
@@ -254,7 +263,8 @@ class Trainer:
         return {"version": version, "encoder": args.encoder, "max_length": args.max_length,
                 "lora": self.lora.to_json() if self.lora else None, "adapt": args.adapt,
                 "freeze_word_embeddings": self.freeze_word_embeddings,
-                "image": {"trained_with_images": bool(args.image_dir)}}
+                "image": {"trained_with_images": bool(args.image_dir)},
+                "typed_markers": self.typed_by}
 
     def save(self) -> Dict[str, Any]:
         """Writes the model as it is now (the best so far) with thresholds tuned on its val logits."""
@@ -337,7 +347,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.version = args.version or f"guide-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     train = read_mnre(args.train, args.image_dir, args.limit_train)
     val = read_mnre(args.val, args.image_dir, args.limit_val)
-    trainer = Trainer(args, argv, train, val)
+    typed_by = None
+    if args.typed_markers:
+        student = NerStudent(args.ner_checkpoint, args.device)
+        train, val = type_pairs(student, train), type_pairs(student, val)
+        typed_by = {"ner": student.version, "convention": student.convention}
+        untyped = sum(p.head.type is None or p.tail.type is None for p in train)
+        print(f"typed by {student.version} ({student.convention}): {untyped} of {len(train)} train pairs have an untyped side",
+              file=sys.stderr)
+    trainer = Trainer(args, argv, train, val, typed_by)
     print(f"train {len(train)} pairs, val {len(val)} pairs, device {trainer.device}, threads {torch.get_num_threads()}",
           file=sys.stderr)
     final = trainer.run()

@@ -34,11 +34,11 @@ from mmkg.models.checkpoint import (
 from mmkg.models.data import read_mnre
 from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide
 from mmkg.models.guide_model import forward_pairs
-from mmkg.models.ner_predict import NerStudent
-from mmkg.models.pair_types import type_pairs
 from mmkg.models.image_features import ImageEncoder
 from mmkg.models.metrics import best_global_offset, summary
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory
+from mmkg.models.ner_predict import NerStudent
+from mmkg.models.pair_types import type_pairs
 from mmkg.models.predict import logits_in_order, resolve_device
 from mmkg.models.teacher import load as load_teacher
 from mmkg.schemas.records import EntityPair

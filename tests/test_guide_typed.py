@@ -78,6 +78,9 @@ def test_a_guide_trained_with_typed_markers_types_untyped_pairs_itself(tmp_path)
     assert scored.allclose(guide.logits_by_length(guide.typed(untyped)))
     retyped = [pair(text, "Barack Obama", "Berlin", "ORG", "PER"), pair(text, "Angela Merkel", "Berlin", "ORG", "PER")]
     assert not scored.allclose(guide.logits_by_length(retyped))
+    # The same through the path that tokenises inside the forward pass (one padded batch).
+    batch = guide.logits(untyped)
+    assert batch.allclose(scored, atol=1e-4) and not batch.allclose(guide.logits(retyped), atol=1e-4)
     assert guide.score(untyped)[0].pair is untyped[0]  # what comes back is the input pair
 
     # Types from another student than the one it was trained with are refused, with both names.

@@ -56,7 +56,8 @@ class Guide:
         self.offsets = offsets_vector(config.get("thresholds"), len(self.labels))
         self.tokenizer = load_tokenizer(config["encoder"], native=True)
         self._image_encoder: Optional[ImageEncoder] = None
-        self.typed_by: Optional[dict] = config.get("typed_markers")
+        self.typed_by: Optional[dict] = config.get("typed_markers")  # the NER student that typed its training pairs
+        self.typed_markers = self.typed_by is not None
         self.ner_checkpoint = ner_checkpoint
         self._ner: Optional[NerStudent] = None
         # The checkpoint's nearest-neighbour memory, when it has one with a non-zero share
@@ -74,7 +75,7 @@ class Guide:
     def typed(self, pairs: Sequence[EntityPair]) -> Sequence[EntityPair]:
         """``pairs`` as the model reads them: with typed markers, every untyped mention typed by
         the NER student (loaded on first use); otherwise unchanged."""
-        if not self.typed_by or all(p.head.type and p.tail.type for p in pairs):
+        if not self.typed_markers or all(p.head.type and p.tail.type for p in pairs):
             return pairs
         if self._ner is None:
             ner = NerStudent(self.ner_checkpoint, str(self.device), self.precision, convention=self.typed_by["convention"])
@@ -88,7 +89,7 @@ class Guide:
     def _forward(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]], with_features: bool):
         with autocast(self.device, self.compute_dtype if self.device.type == "cpu" else torch.float32):
             return forward_pairs(self.model, self.tokenizer, pairs, self.max_length, self.device, self.image_encoder,
-                                 self.dtype, encoded=encoded, with_features=with_features, typed=bool(self.typed_by))
+                                 self.dtype, encoded=encoded, with_features=with_features, typed=self.typed_markers)
 
     def logits(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]] = None) -> torch.Tensor:
         """Scores of one batch, padded to its longest pair: the classifier's logits, or with a kNN
@@ -121,8 +122,7 @@ class Guide:
         """Logits in input order. Each pair is tokenised once; pairs are sorted by token length and
         cut into batches of at most ``batch_size`` (default ``sub_batch_size``), so that a batch
         pads to about its own pairs' length instead of the longest pair's of all."""
-        typed = bool(self.typed_by)
-        items = [(p, encode_pair(self.tokenizer, p, self.max_length, typed)) for p in self.typed(pairs)]
+        items = [(p, encode_pair(self.tokenizer, p, self.max_length, self.typed_markers)) for p in self.typed(pairs)]
 
         def forward(batch: Sequence[Tuple[EntityPair, EncodedPair]]) -> torch.Tensor:
             return self.logits([p for p, _ in batch], [e for _, e in batch])

@@ -164,6 +164,7 @@ class Trainer:
         """``typed_by``: the NER student that typed ``train`` and ``val`` (typed markers), or None."""
         self.args, self.argv, self.train, self.val = args, list(argv), train, val
         self.typed_by = typed_by
+        self.typed_markers = typed_by is not None
         self.train_y = [label_id(p.gold) for p in train]
         self.val_y = [label_id(p.gold) for p in val]
         self.device = resolve_device(args.device)
@@ -213,7 +214,7 @@ class Trainer:
         batch = [self.augment(self.train[i]) for i in batch_idx]
         labels = torch.tensor([self.train_y[i] for i in batch_idx], device=self.device)
         logits = forward_pairs(self.model, self.tokenizer, batch, self.args.max_length, self.device, self.images,
-                               image_transform=self.augment.image_transform(), typed=self.typed_by is not None)
+                               image_transform=self.augment.image_transform(), typed=self.typed_markers)
         loss = self.criterion(logits.float(), labels)
         if self.teacher is not None:
             loss = (1 - self.args.distill_weight) * loss + self.args.distill_weight * distillation_loss(
@@ -231,7 +232,7 @@ class Trainer:
         args = self.args
         logits = logits_in_order(
             lambda batch: forward_pairs(self.model, self.tokenizer, batch, args.max_length, self.device, self.images,
-                                        typed=self.typed_by is not None),
+                                        typed=self.typed_markers),
             self.val, args.eval_batch_size,
         )
         m = evaluate_logits(logits, self.val_y)

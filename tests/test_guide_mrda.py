@@ -3,6 +3,7 @@ import random
 
 import pytest
 
+from mmkg.models import train as train_cli
 from mmkg.models.data import read_mnre
 from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
 from mmkg.schemas.records import EntityMention, EntityPair
@@ -107,8 +108,6 @@ def test_rare_limits_augmentation_to_the_long_tail(mnre_pairs):
 
 
 def test_a_bad_mrda_spec_is_a_usage_error_of_mmkg_train(capsys):
-    from mmkg.models import train as train_cli
-
     with pytest.raises(SystemExit) as exit_info:
         train_cli.parse_args(["--train", "t", "--val", "v", "--mrda", "substitute,rare=0"])
     assert exit_info.value.code == 2

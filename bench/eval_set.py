@@ -1,0 +1,212 @@
+"""The project's own exhaustively annotated evaluation set (precision of the graph, issue 23).
+
+Posts are MNRE val sentences, referenced by split file and the line of their first MNRE instance;
+mentions are character spans into the text as mmkg's MNRE reader builds it (tokens joined by one
+space). The annotation files hold no corpus text: every span is checked against the data on load.
+
+    python -m bench.eval_set sample                 # the 300 sampled posts' lines, in three parts
+    python -m bench.eval_set show LINE [LINE ...]   # a post: text, token offsets, MNRE gold pairs
+    python -m bench.eval_set span LINE "Kim Jong Un" [--nth K]   # start/end of a substring
+    python -m bench.eval_set check FILE [FILE ...]  # validate annotation files, print counts
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from mmkg.schemas.relations import ENTITY_TYPES, RELATIONS, NO_RELATION, SYMMETRIC_RELATIONS, implied_types
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+VAL = "mnre/mnre_val.txt"
+SAMPLE_SEED = 23
+SAMPLE_SIZE = 300
+ANNOTATIONS = os.path.join(os.path.dirname(__file__), "annotations")
+
+
+@dataclass
+class EvalPost:
+    """One MNRE sentence (several MNRE lines share it): text and the gold pairs MNRE annotates."""
+
+    file: str
+    line: int  # 1-based line of its first MNRE instance
+    text: str
+    token_starts: List[int]
+    tokens: List[str]
+    gold: List[Tuple[Tuple[int, int], str, Tuple[int, int]]] = field(default_factory=list)
+
+
+def data_path(rel: str, data_dir: Optional[str] = None) -> str:
+    return os.path.normpath(os.path.join(data_dir or DATA, rel))
+
+
+def load_posts(rel: str = VAL, data_dir: Optional[str] = None) -> Dict[int, EvalPost]:
+    """Posts of an MNRE split keyed by first line; lines of one (image, sentence) are one post,
+    as mmkg's reader groups them."""
+    by_key: Dict[Tuple[str, str], EvalPost] = {}
+    with open(data_path(rel, data_dir), encoding="utf-8") as f:
+        for n, raw in enumerate(f, start=1):
+            d = ast.literal_eval(raw)
+            tokens = d["token"]
+            text = " ".join(tokens)
+            starts, pos = [], 0
+            for tok in tokens:
+                starts.append(pos)
+                pos += len(tok) + 1
+            key = (d.get("img_id") or "", text)
+            post = by_key.setdefault(key, EvalPost(rel, n, text, starts, tokens))
+
+            def span(ent: dict) -> Tuple[int, int]:
+                s, e = ent["pos"]
+                return starts[s], starts[e - 1] + len(tokens[e - 1])
+
+            post.gold.append((span(d["h"]), d["relation"], span(d["t"])))
+    return {p.line: p for p in by_key.values()}
+
+
+def sample_lines(posts: Dict[int, EvalPost], n: int = SAMPLE_SIZE, seed: int = SAMPLE_SEED) -> List[int]:
+    """A fixed random sample of posts (by first line), in file order."""
+    return sorted(random.Random(seed).sample(sorted(posts), n))
+
+
+@dataclass(frozen=True)
+class Mention:
+    id: str
+    start: int
+    end: int
+    type: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    head: str
+    relation: str
+    tail: str
+
+
+@dataclass
+class Annotation:
+    file: str
+    line: int
+    mentions: List[Mention]
+    facts: List[Fact]
+    note: str = ""
+
+
+def parse_annotation(d: dict, posts: Dict[int, EvalPost]) -> Annotation:
+    """One JSONL record, checked against the data: spans inside the text on token boundaries,
+    known types and labels, label types matching the mentions' types."""
+    line = int(d["line"])
+    if d.get("file", VAL) != VAL or line not in posts:
+        raise ValueError(f"line {line}: not the first line of a post in {VAL}")
+    post = posts[line]
+    mentions = []
+    ids = set()
+    for m in d.get("mentions", []):
+        mention = Mention(str(m["id"]), int(m["start"]), int(m["end"]), str(m["type"]))
+        if mention.id in ids:
+            raise ValueError(f"line {line}: mention id {mention.id} twice")
+        ids.add(mention.id)
+        if not 0 <= mention.start < mention.end <= len(post.text):
+            raise ValueError(f"line {line}: span {mention.start}-{mention.end} outside the text")
+        if post.text[mention.start:mention.end] != post.text[mention.start:mention.end].strip():
+            raise ValueError(f"line {line}: span {mention.start}-{mention.end} starts or ends with a space")
+        if mention.type not in ENTITY_TYPES:
+            raise ValueError(f"line {line}: unknown type {mention.type}")
+        mentions.append(mention)
+    by_id = {m.id: m for m in mentions}
+    facts = []
+    for f in d.get("facts", []):
+        fact = Fact(str(f["head"]), str(f["relation"]), str(f["tail"]))
+        if fact.relation not in RELATIONS or fact.relation == NO_RELATION:
+            raise ValueError(f"line {line}: unknown relation {fact.relation}")
+        if fact.head not in by_id or fact.tail not in by_id:
+            raise ValueError(f"line {line}: fact names an unknown mention: {fact}")
+        types = implied_types(fact.relation)
+        if (by_id[fact.head].type, by_id[fact.tail].type) != types:
+            raise ValueError(f"line {line}: {fact.relation} needs {types}, mentions are "
+                             f"{by_id[fact.head].type}/{by_id[fact.tail].type}")
+        facts.append(fact)
+    return Annotation(VAL, line, mentions, facts, str(d.get("note", "")))
+
+
+def load_annotations(paths: Iterable[str], posts: Optional[Dict[int, EvalPost]] = None) -> List[Annotation]:
+    posts = posts if posts is not None else load_posts()
+    out: Dict[int, Annotation] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for i, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    a = parse_annotation(json.loads(raw), posts)
+                except (ValueError, KeyError, json.JSONDecodeError) as e:
+                    raise ValueError(f"{path}:{i}: {e}") from None
+                if a.line in out:
+                    raise ValueError(f"{path}:{i}: line {a.line} annotated twice")
+                out[a.line] = a
+    return [out[k] for k in sorted(out)]
+
+
+def default_annotation_files() -> List[str]:
+    if not os.path.isdir(ANNOTATIONS):
+        return []
+    return sorted(os.path.join(ANNOTATIONS, f) for f in os.listdir(ANNOTATIONS) if f.endswith(".jsonl"))
+
+
+def _show(posts: Dict[int, EvalPost], line: int) -> None:
+    p = posts[line]
+    print(f"== line {line}  ({p.file})")
+    print(p.text)
+    print("tokens: " + " ".join(f"{s}:{t}" for s, t in zip(p.token_starts, p.tokens)))
+    for (hs, he), rel, (ts, te) in p.gold:
+        print(f"  MNRE gold: [{hs},{he}) {p.text[hs:he]!r} {rel} [{ts},{te}) {p.text[ts:te]!r}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.eval_set", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("sample")
+    sh = sub.add_parser("show")
+    sh.add_argument("lines", nargs="+", type=int)
+    sp = sub.add_parser("span")
+    sp.add_argument("line", type=int)
+    sp.add_argument("text")
+    sp.add_argument("--nth", type=int, default=1)
+    ck = sub.add_parser("check")
+    ck.add_argument("files", nargs="*")
+    args = ap.parse_args(argv)
+    posts = load_posts()
+    if args.cmd == "sample":
+        lines = sample_lines(posts)
+        third = len(lines) // 3
+        for k, part in enumerate((lines[:third], lines[third:2 * third], lines[2 * third:]), start=1):
+            print(f"part{k}: " + " ".join(map(str, part)))
+    elif args.cmd == "show":
+        for line in args.lines:
+            _show(posts, line)
+    elif args.cmd == "span":
+        text, start = posts[args.line].text, -1
+        for _ in range(args.nth):
+            start = text.find(args.text, start + 1)
+            if start < 0:
+                print(f"{args.text!r} not found (occurrence {args.nth})", file=sys.stderr)
+                return 1
+        print(json.dumps({"start": start, "end": start + len(args.text)}))
+    else:
+        anns = load_annotations(args.files or default_annotation_files(), posts)
+        n_m = sum(len(a.mentions) for a in anns)
+        n_f = sum(len(a.facts) for a in anns)
+        print(f"{len(anns)} posts, {n_m} mentions, {n_f} facts, "
+              f"{sum(1 for a in anns if not a.facts)} posts without a fact")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,11 +2,12 @@
 from setuptools import find_packages, setup
 
 # The project's folders stay at the top of the repository but install as one namespace, `mmkg`:
-# `mmkg.pipeline`, `mmkg.models`, ... Names as generic as `models` or `llm` must not land in
+# `mmkg.pipeline`, `mmkg.guide`, ... Names as generic as `runtime` or `cli` must not land in
 # site-packages, where they would clash with other packages. `src/mmkg` holds only the root
 # (`python -m mmkg`); it is not a top-level folder named `mmkg`, so that a normal install run
 # from this folder is not shadowed by a half package.
-FOLDERS = ("pipeline", "transforms", "schemas", "runners", "models", "kg", "llm")
+# In the order of the data flow, then the layers around it (tests/test_layers.py ranks them).
+FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "kg", "transforms", "pipeline", "runners", "cli")
 PACKAGES = ["mmkg"] + [
     f"mmkg.{name}" for name in find_packages(include=[*FOLDERS, *(f"{f}.*" for f in FOLDERS)])
 ]
@@ -22,7 +23,7 @@ setup(
     python_requires=">=3.10",
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
-    package_data={"mmkg.models": ["checkpoints/**/*"]},
+    package_data={"mmkg.guide": ["checkpoints/**/*"], "mmkg.ner": ["checkpoints/**/*"]},
     include_package_data=True,
     install_requires=[
         # torch is pinned to an exact build in constraints.txt (see README): a loose spec here
@@ -60,5 +61,5 @@ setup(
         # `build`: Beam stages `--setup_file` with `python -m build --sdist` (Dataflow).
         "gcp": ["apache-beam[gcp]>=2.60", "build>=1.0"],
     },
-    entry_points={"console_scripts": ["mmkg=mmkg.pipeline.cli:entry"]},
+    entry_points={"console_scripts": ["mmkg=mmkg.cli.main:entry"]},
 )

@@ -124,7 +124,7 @@ def detect_in_process(flags: List[str], texts: List[str]):
 
         nlp = load_spacy(ner.spacy)
         return [[(m.start, m.end, m.type) for m in mentions_from_doc(nlp(t))] for t in texts]
-    from mmkg.models.ner_predict import NerStudent
+    from mmkg.ner.tagger import NerStudent
 
     student = NerStudent(ner.checkpoint, ner.device, ner.precision, ner.batch_size)
     tagged = student.detect(texts, ner.recall_penalty)
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)
-    from mmkg.pipeline.cli import quiet_model_libraries
+    from mmkg.cli.logs import quiet_model_libraries
 
     quiet_model_libraries()
     if not os.path.exists(args.split):

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.schemas.relations import ENTITY_TYPES, RELATIONS, NO_RELATION, SYMMETRIC_RELATIONS, implied_types
+from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, implied_types
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 VAL = "mnre/mnre_val.txt"

@@ -10,7 +10,7 @@ in place) and writes a relationship type of its own, so none finds the edges of 
     merge-bare     + MERGE the edge, no properties
     merge-props    + set the provenance properties on create
     create-props   CREATE instead of MERGE, properties from a map
-    pipeline       the writer's statement (kg.cypher.RELATION_STATEMENTS), last, JIT warm
+    pipeline       the writer's statement (kg.statements.RELATION_STATEMENTS), last, JIT warm
 
 The JVM's JIT warms up over the first variants, so read the later rows as the steadier ones.
 
@@ -24,7 +24,8 @@ import tempfile
 import time
 
 from bench.graph_write import as_pipeline_batches, synthetic_rows
-from mmkg.kg import cypher
+from mmkg.kg import statements as kg_statements
+from mmkg.kg import writer as kg_writer
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.kg.schema import ensure_schema
 
@@ -61,13 +62,13 @@ def main() -> None:
     try:
         ensure_schema(driver, settings.database)
         rows = as_pipeline_batches(synthetic_rows(args.rows, "b", seed=1))
-        relation_statements = set(cypher.RELATION_STATEMENTS.values())
+        relation_statements = set(kg_statements.RELATION_STATEMENTS.values())
         with driver.session() as session:
             for i in range(0, len(rows), 5000):
-                plan = cypher.plan_batch(rows[i:i + 5000])
-                session.execute_write(cypher.run_plan, [s for s in plan if s[0] == cypher.ENTITIES])
+                plan = kg_writer.plan_batch(rows[i:i + 5000])
+                session.execute_write(kg_writer.run_plan, [s for s in plan if s[0] == kg_statements.ENTITIES])
         plans = [s for i in range(0, len(rows), 1000)
-                 for s in cypher.plan_batch(rows[i:i + 1000]) if s[0] in relation_statements]
+                 for s in kg_writer.plan_batch(rows[i:i + 1000]) if s[0] in relation_statements]
 
         statements = variants([k for k in plans[0][1][0] if k not in _ENDPOINTS])
         # Built before timing: the map rows are this variant's input, not part of its cost.

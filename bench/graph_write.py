@@ -5,12 +5,12 @@ Two measures, each on distinct facts over a pool of 32k entities:
 
 - relationships: the relationship statement alone (``UNWIND $rows ... MERGE (h)-[r:TYPE]->(t)``
   with provenance), entities already in place;
-- triples (full path): what the pipeline writes per triple (kg.cypher.write_rows): MERGE both
+- triples (full path): what the pipeline writes per triple (kg.writer.write_rows): MERGE both
   entities, the post and its MENTIONS edges, then the relationship.
 
 The one-per-transaction modes run on a sample (--single rows; at their speed 100k rows would
 take many minutes); rows/s is a per-row rate either way. Batches are formed as WriteGraph forms
-them: one relation label per batch (kg.cypher.batch_key).
+them: one relation label per batch (kg.rows.batch_key).
 
 Targets (issue 5): batched >= 10,000 rows/s and >= 20x the one-per-transaction rate.
 
@@ -28,7 +28,10 @@ import tempfile
 import time
 from typing import List, Tuple
 
-from mmkg.kg import cypher, queries
+from mmkg.kg import queries
+from mmkg.kg import rows as kg_rows
+from mmkg.kg import statements as kg_statements
+from mmkg.kg import writer as kg_writer
 from mmkg.kg.schema import ensure_schema
 from mmkg.pipeline.options import graph_from_values
 from mmkg.schemas.records import Triple
@@ -50,7 +53,7 @@ def synthetic_rows(n: int, prefix: str, seed: int) -> List[dict]:
             continue
         seen.add((label, h_type, h, t_type, t))
         i = len(rows)
-        rows.append(cypher.triple_row(Triple(
+        rows.append(kg_rows.triple_row(Triple(
             f"{prefix} {h_type.lower()} {h}", h_type, label, f"{prefix} {t_type.lower()} {t}", t_type,
             round(rng.uniform(0.3, 1.0), 3), rng.choice(("guide", "llm")), f"{prefix}-post-{i // 2}",
             f"{prefix}-img-{i // 2}.jpg", "guide-bench", "llm-bench" if i % 3 == 0 else "",
@@ -60,7 +63,7 @@ def synthetic_rows(n: int, prefix: str, seed: int) -> List[dict]:
 
 def as_pipeline_batches(rows: List[dict]) -> List[dict]:
     """Rows in the order WriteGraph batches them: grouped by kind and relation label."""
-    return sorted(rows, key=cypher.batch_key)
+    return sorted(rows, key=kg_rows.batch_key)
 
 
 def _cpu() -> float:
@@ -75,27 +78,27 @@ def timed_write(driver, rows, batch_size, database) -> Tuple[float, float]:
     rows = as_pipeline_batches(rows)
     start, cpu = time.perf_counter(), _cpu()
     for i in range(0, len(rows), batch_size):
-        cypher.write_rows(driver, rows[i:i + batch_size], database)
+        kg_writer.write_rows(driver, rows[i:i + batch_size], database)
     return time.perf_counter() - start, _cpu() - cpu
 
 
 def timed_relationships(driver, rows, batch_size, database) -> Tuple[float, float]:
     """Relationship statements only (one UNWIND per relation type per transaction); the entities
     they MATCH are written first, untimed."""
-    relation_statements = set(cypher.RELATION_STATEMENTS.values())
+    relation_statements = set(kg_statements.RELATION_STATEMENTS.values())
     rows = as_pipeline_batches(rows)
     kwargs = {"database": database} if database else {}
     with driver.session(**kwargs) as session:
         for i in range(0, len(rows), 5000):
-            plan = cypher.plan_batch(rows[i:i + 5000])
-            session.execute_write(cypher.run_plan, [s for s in plan if s[0] == cypher.ENTITIES])
+            plan = kg_writer.plan_batch(rows[i:i + 5000])
+            session.execute_write(kg_writer.run_plan, [s for s in plan if s[0] == kg_statements.ENTITIES])
         plans = [
-            [s for s in cypher.plan_batch(rows[i:i + batch_size]) if s[0] in relation_statements]
+            [s for s in kg_writer.plan_batch(rows[i:i + batch_size]) if s[0] in relation_statements]
             for i in range(0, len(rows), batch_size)
         ]
         start, cpu = time.perf_counter(), _cpu()
         for plan in plans:
-            session.execute_write(cypher.run_plan, plan)
+            session.execute_write(kg_writer.run_plan, plan)
         return time.perf_counter() - start, _cpu() - cpu
 
 

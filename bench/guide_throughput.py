@@ -29,9 +29,9 @@ def one_run(n_pairs: int, batch: int, checkpoint, threads: int, images: bool) ->
     torch.set_num_threads(threads)
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from mmkg.models.data import read_mnre
+    from mmkg.guide.settings import GuideSettings
+    from mmkg.schemas.mnre_split import read_mnre
     from mmkg.schemas.records import ImageRef
-    from mmkg.schemas.settings import GuideSettings
     from mmkg.transforms.guide import GuideModelHandler, ScorePairs
 
     log = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"guide-bench-{os.getpid()}.log")

@@ -44,15 +44,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads of the embedded server")
     args = ap.parse_args()
 
-    from mmkg.llm.client import Refiner
-    from mmkg.llm.local_server import local_llm_server
-    from mmkg.llm.settings import LlmSettings
-    from mmkg.models.data import read_mnre
+    from mmkg.refiner.client import Refiner
+    from mmkg.refiner.local_server import local_llm_server
+    from mmkg.refiner.settings import LlmSettings
+    from mmkg.schemas.mnre_split import read_mnre
 
     levels = [int(c) for c in args.concurrency.split(",")]
     pairs = read_mnre(args.split, limit=args.pairs * (len(levels) + 1))
     if args.checkpoint:
-        from mmkg.models.predict import predict_split
+        from mmkg.guide.scorer import predict_split
 
         scores = predict_split(args.split, args.checkpoint, limit=len(pairs))
     else:

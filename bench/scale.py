@@ -7,7 +7,7 @@ over synthetic posts built from MNRE train sentences, at growing sizes.
 
 Each post is one MNRE train sentence (cycled, with a fresh id) with its two entities and the
 pair to score, and one of the 34 real MNRE images; so a run of N posts scores N pairs. Every run is
-a fresh `python -m mmkg.pipeline` process on the DirectRunner with its own data dir (a new graph store).
+a fresh `python -m mmkg run` process on the DirectRunner with its own data dir (a new graph store).
 ``--llm-sizes`` adds runs with the gated LLM (`--llm local`: the embedded llama.cpp server with
 SmolLM2-135M); the guide-only runs use `--llm none`. The shipped calibration closes the gate for
 SmolLM2 (it did not beat the guide on MNRE val), which would make those runs guide-only runs, so
@@ -117,8 +117,10 @@ def open_gate_checkpoint(work: str) -> str:
     """A copy (by links) of the shipped guide checkpoint whose gating.json gives the local model
     the built-in, uncalibrated gate."""
     sys.path.insert(0, REPO)
-    from mmkg.llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
-    from mmkg.llm.settings import LOCAL_MODEL_NAME
+    from mmkg.guide.settings import DEFAULT_CHECKPOINT
+    from mmkg.refiner.gate import Gating
+    from mmkg.refiner.gate_store import GATING_FILE
+    from mmkg.refiner.settings import LOCAL_MODEL_NAME
 
     out = os.path.join(work, "checkpoint-default-gate")
     os.makedirs(out, exist_ok=True)
@@ -137,7 +139,7 @@ def one_run(n: int, llm: str, work: str, extra: List[str]) -> Dict:
         synthetic_posts(n, posts)
     data = os.path.join(work, f"data-{llm}-{n}")
     shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "mmkg.pipeline", "--input", posts, "--data-dir", data, "--llm", llm, *extra]
+    cmd = [sys.executable, "-m", "mmkg", "run", "--input", posts, "--data-dir", data, "--llm", llm, *extra]
     env = dict(os.environ, PYTHONPATH=REPO, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

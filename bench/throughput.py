@@ -40,8 +40,8 @@ def chunks(items, n):
 
 
 def guide_table(n_pairs: int, repeats: int) -> list:
-    from mmkg.models.data import read_mnre
-    from mmkg.schemas.settings import GuideSettings
+    from mmkg.guide.settings import GuideSettings
+    from mmkg.schemas.mnre_split import read_mnre
     from mmkg.transforms.guide import GuideModelHandler
 
     pairs = read_mnre(MNRE_VAL, limit=n_pairs)
@@ -85,10 +85,9 @@ def guide_table(n_pairs: int, repeats: int) -> list:
 
 def batch_sweep(n_pairs: int, repeats: int, windows, subs) -> dict:
     """pairs/s of the default precision for each (RunInference batch, sub-batch) size."""
-    import dataclasses
 
-    from mmkg.models.data import read_mnre
-    from mmkg.schemas.settings import GuideSettings
+    from mmkg.guide.settings import GuideSettings
+    from mmkg.schemas.mnre_split import read_mnre
     from mmkg.transforms.guide import GuideModelHandler
 
     pairs = read_mnre(MNRE_VAL, limit=n_pairs)
@@ -110,8 +109,8 @@ def batch_sweep(n_pairs: int, repeats: int, windows, subs) -> dict:
 
 
 def ner_table(n_posts: int, repeats: int) -> list:
-    from mmkg.models.ner_data import read_conll
-    from mmkg.models.ner_predict import NerStudent
+    from mmkg.ner.data import read_conll
+    from mmkg.ner.tagger import NerStudent
 
     sentences = read_conll(TWITTER17_VALID)[:n_posts]
     texts = [" ".join(s.tokens) for s in sentences]
@@ -162,10 +161,10 @@ t = time.perf_counter(); out = {}
 def lap(name):
     global t
     now = time.perf_counter(); out[name] = now - t; t = now
-from mmkg.pipeline import cli
-cli.stay_offline(); cli.quiet_model_libraries()
+from mmkg.cli import logs
+logs.stay_offline(); logs.quiet_model_libraries()
 import apache_beam as beam
-from mmkg.pipeline import run
+from mmkg.cli import run
 lap("imports: Beam and mmkg run")
 from mmkg.pipeline.build import build
 lap("imports: the stages (torch, via RunInference)")
@@ -179,7 +178,7 @@ lap("Beam pipeline construction")
 from mmkg.transforms.guide import GuideModelHandler
 GuideModelHandler(settings.guide).load_model()
 lap("guide load (weights, tokenizer, kNN memory; no transformers import for BERT encoders)")
-from mmkg.models.ner_predict import NerStudent
+from mmkg.ner.tagger import NerStudent
 NerStudent(settings.ner.checkpoint, "cpu", settings.ner.precision)
 lap("NER student load (transformers import, weights; only when posts lack entities)")
 from mmkg.kg.embedded import graph_settings
@@ -215,13 +214,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from mmkg.pipeline.cli import quiet_model_libraries
+    from mmkg.cli.logs import quiet_model_libraries
 
     quiet_model_libraries()
     import torch
 
-    from mmkg.models.precision import cpu_has_native_bf16
-    from mmkg.models.threads import available_cores
+    from mmkg.runtime.precision import cpu_has_native_bf16
+    from mmkg.runtime.threads import available_cores
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"bench.throughput: {available_cores()} cores, native bf16 {cpu_has_native_bf16()}, GPU {gpu}, "

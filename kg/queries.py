@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from mmkg.kg.cypher import RELATION_TYPES, normalise_name
+from mmkg.kg.rows import normalise_name
+from mmkg.kg.statements import RELATION_TYPES
 from mmkg.schemas.relations import SYMMETRIC_RELATIONS
 
 Rows = Tuple[List[str], List[List[Any]]]

@@ -8,15 +8,15 @@ import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
 from mmkg.kg.settings import GraphSettings
-from mmkg.llm.gating import Stage2
 from mmkg.pipeline.options import RunSettings
+from mmkg.refiner.gate_store import Stage2
 from mmkg.schemas.arrow import PAIR_SCHEMA, pair_to_row
+from mmkg.transforms import progress
 from mmkg.transforms.dead_letters import WriteDeadLetters
 from mmkg.transforms.graph_writer import WriteGraph
 from mmkg.transforms.guide import ScorePairs
 from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
-from mmkg.transforms import progress
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
 from mmkg.transforms.triple_sink import WriteTriplesParquet

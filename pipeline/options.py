@@ -20,10 +20,12 @@ from typing import Mapping, Optional
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
 
+from mmkg.guide.settings import GuideSettings
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
-from mmkg.llm.settings import LlmSettings
+from mmkg.ner.settings import NER_CONVENTIONS, NER_DEFAULT, SPACY_PREFIX, NerSettings
+from mmkg.refiner.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
-from mmkg.schemas.settings import NER_CONVENTIONS, NER_DEFAULT, PRECISIONS, SPACY_PREFIX, GuideSettings, NerSettings
+from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
 from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
 
@@ -77,14 +79,8 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="guide checkpoint directory (default: the shipped one)",
     )
     parser.add_argument("--top-k", dest="top_k", type=int, default=guide.top_k)
-    parser.add_argument(
-        "--device", dest="device", default=guide.device, help="auto, cpu or cuda[:N] for the guide"
-    )
-    parser.add_argument(
-        "--precision", dest="precision", default=guide.precision, choices=PRECISIONS, type=str.lower,
-        help="number format of the guide and the NER student: auto (fp16 on CUDA, bf16 on CPUs with "
-        "native bf16, else fp32), fp32, bf16, fp16 (CUDA only)",
-    )
+    flags.add_device(parser, guide.device, what="the guide")
+    flags.add_precision(parser, guide.precision)
     parser.add_argument(
         "--torch-threads", dest="torch_threads", type=int, default=guide.torch_threads,
         help="torch threads per worker process; 0: the machine's cores shared among its workers "

@@ -1,54 +1,38 @@
-"""``mmkg run``: resolve settings, start the embedded services a local run needs, run the
-pipeline, print a summary."""
+"""One run of the pipeline: start the embedded services a local run needs, run the Beam job,
+stop them. The command (cli/run.py) parses the flags and prints the summary."""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
-import sys
-from typing import List, Optional
+from dataclasses import dataclass
+from typing import Dict, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from mmkg.kg.embedded import graph_settings
-from mmkg.llm.gating import plan_stage2
-from mmkg.llm.local_server import serving
-from mmkg.pipeline.cli import quiet_model_libraries
-from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
-from mmkg.pipeline.summary import format_summary
+from mmkg.pipeline.options import RunSettings
+from mmkg.refiner.gate_store import plan_stage2
+from mmkg.refiner.local_server import serving
+from mmkg.runners.checks import submits_only
 from mmkg.transforms import counters, progress
-from mmkg.runners.checks import RunnerConfigError, prepare_runner_options, submits_only
 
 
-def configure_logging() -> None:
-    quiet_model_libraries()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Our own loggers (all named under "mmkg.") talk at INFO; Beam's and the servers' only when
-    # something is wrong.
-    logging.getLogger("mmkg").setLevel(logging.INFO)
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports: its counters, and where the graph and the LLM were. ``submitted_only``:
+    a Dataflow dry run or template build, which runs nothing."""
+
+    counters: Dict[str, int]
+    graph_uri: Optional[str] = None
+    llm_endpoint: Optional[str] = None
+    submitted_only: bool = False
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        MmkgOptions(["--help"])
-    configure_logging()
-    options = PipelineOptions(argv)
-    opts = options.view_as(MmkgOptions)
-    if not opts.input:
-        print("mmkg run: --input is required (a file or glob of posts)", file=sys.stderr)
-        return 2
-    try:
-        settings = settings_from_options(opts, terminal=sys.stderr.isatty())
-        # Before any embedded server starts: a distributed runner's workers could not reach it.
-        prepare_runner_options(options, settings.services)
-    except (SettingsError, RunnerConfigError) as e:
-        print(f"mmkg run: {e}", file=sys.stderr)
-        return 2
+def run_pipeline(options: PipelineOptions, settings: RunSettings) -> RunResult:
     # Deferred: the stages import torch (through Beam's RunInference), seconds that a run
-    # refused above should not wait for.
+    # refused while parsing its flags should not wait for.
     from mmkg.pipeline.build import build
 
     stage2 = plan_stage2(settings.llm, settings.guide.checkpoint)
@@ -64,10 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         with progress.showing(settings.progress):
             result = p.run()
             if submits_only(options):
-                # A Dataflow dry run or template build: nothing runs, so there is nothing to wait for.
-                print("mmkg run: job built, not run (dry run or template)")
-                return 0
+                return RunResult({}, submitted_only=True)
             result.wait_until_finish()
-    print(format_summary(counters.read(result), settings, graph_uri=graph.uri if graph else None,
-                         llm_endpoint=llm.base_url if llm else None))
-    return 0
+    return RunResult(counters.read(result), graph_uri=graph.uri if graph else None,
+                     llm_endpoint=llm.base_url if llm else None)

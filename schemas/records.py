@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Triple:
     tail: str
     tail_type: str
     confidence: float
-    decided_by: str  # "guide", "llm" or "guide-fallback"
+    decided_by: str  # one of DECIDED_BY
     post_id: str
     image_id: Optional[str] = None
     guide_version: str = ""
@@ -143,4 +143,6 @@ class DeadLetter:
         return dataclasses.asdict(self)
 
 
+# Who decided a triple (``Triple.decided_by``): the guide alone, the LLM, or the guide because the
+# LLM failed for that pair (the fault is in ``Triple.reason``). Named once, here.
 DECIDED_BY = ("guide", "llm", "guide-fallback")

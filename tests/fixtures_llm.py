@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from mmkg.llm.local_server import LocalServer, local_llm_server
+from mmkg.refiner.local_server import LocalServer, local_llm_server
 
 # Fault kinds the proxy understands. "reply:<text>" answers 200 with <text> as the content;
 # "status:<code>:<message>" answers that HTTP status with an OpenAI-style error.

@@ -12,10 +12,10 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from mmkg.pipeline.run import main as run_main
+from mmkg.cli.run import main as run_main
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from tests.beam_util import run_and_collect
 from tests.data.bad import generate
-from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 
 BAD = pathlib.Path(__file__).parent / "data" / "bad"
 

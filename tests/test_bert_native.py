@@ -1,4 +1,4 @@
-"""The transformers-free BERT serving path (models.bert_native) computes what transformers does."""
+"""The transformers-free BERT serving path (runtime.bert_native) computes what transformers does."""
 import os
 import subprocess
 import sys
@@ -6,14 +6,16 @@ import sys
 import pytest
 import torch
 
-from mmkg.models import bert_native
-from mmkg.models.checkpoint import DEFAULT_ENCODER, WEIGHTS, resolve_encoder
-from mmkg.models.data import read_mnre
-from mmkg.models.markers import encode_pair, encode_pairs
-from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT, build_ner_model, conventions_of, load_trained_tensors
-from mmkg.models.ner_data import read_conll
-from mmkg.models.ner_model import encode_words, subword_lengths
-from mmkg.models.ner_predict import NerStudent
+from mmkg.guide.markers import encode_pair, encode_pairs
+from mmkg.ner.checkpoint import build_ner_model, conventions_of, load_trained_tensors
+from mmkg.ner.data import read_conll
+from mmkg.ner.model import encode_words, subword_lengths
+from mmkg.ner.settings import DEFAULT_NER_CHECKPOINT
+from mmkg.ner.tagger import NerStudent
+from mmkg.runtime import bert_native
+from mmkg.runtime.checkpoint_files import DEFAULT_ENCODER, WEIGHTS
+from mmkg.runtime.checkpoint_io import resolve_encoder
+from mmkg.schemas.mnre_split import read_mnre
 
 from .conftest import SHARED_DATA, mnre_path
 
@@ -49,7 +51,7 @@ def test_an_encoder_it_does_not_compute_goes_through_transformers(tmp_path):
 
 
 def test_serving_the_guide_does_not_import_transformers(tmp_path):
-    code = ("import sys; from mmkg.models.predict import Guide; g = Guide(None, 'cpu'); "
+    code = ("import sys; from mmkg.guide.scorer import Guide; g = Guide(None, 'cpu'); "
             "print('transformers' in sys.modules, 'peft' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -12,12 +12,12 @@ from collections import Counter
 
 import pytest
 
-from mmkg.llm.gating import Gating
-from mmkg.llm.settings import LlmSettings
+from mmkg.refiner.gate import Gating
+from mmkg.refiner.settings import LlmSettings
+from mmkg.transforms.refine import Decide
 from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
 from tests.test_refiner_pipeline import run_decide
-from mmkg.transforms.refine import Decide
 
 GUIDE, RUNNER_UP = "/per/per/couple", "/per/per/peer"
 CANDIDATES = [(GUIDE, 0.4), (RUNNER_UP, 0.38), ("None", 0.1)]

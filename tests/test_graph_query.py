@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from mmkg.pipeline import query as query_cli
+from mmkg.cli import query as query_cli
 from mmkg.schemas.records import Triple
 from mmkg.schemas.relations import relation_type_name
 from tests.test_graph_write import mnre_sample, write

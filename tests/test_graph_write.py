@@ -12,7 +12,10 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.kg import cypher, queries
+from mmkg.kg import queries
+from mmkg.kg import rows as kg_rows
+from mmkg.kg import statements as kg_statements
+from mmkg.kg import writer as kg_writer
 from mmkg.kg.schema import ensure_schema
 from mmkg.schemas.records import EntityMention, ImageRef, Post, Triple
 from mmkg.schemas.relations import RELATIONS, SYMMETRIC_RELATIONS, implied_types, relation_type_name
@@ -49,7 +52,7 @@ def mnre_sample(n_lines: int = 40) -> Tuple[List[Post], List[Triple]]:
 
 def fact(t: Triple) -> Tuple[str, str, str]:
     """The edge a triple lands on: symmetric relations are stored once, smaller key first."""
-    h, tl = cypher.entity_key(t.head, t.head_type), cypher.entity_key(t.tail, t.tail_type)
+    h, tl = kg_rows.entity_key(t.head, t.head_type), kg_rows.entity_key(t.tail, t.tail_type)
     if t.relation in SYMMETRIC_RELATIONS:
         h, tl = min(h, tl), max(h, tl)
     return h, t.relation, tl
@@ -153,15 +156,15 @@ def test_input_text_never_reaches_cypher_text():
                 entities=(EntityMention(HOSTILE, 0, 3, "PER"),), source=HOSTILE)
     triple = Triple(HOSTILE, "PER", "/per/org/member_of", "}]->(m) SET m.x = 1 //", "ORG", 0.5, HOSTILE, HOSTILE,
                     HOSTILE, HOSTILE, HOSTILE)
-    plan = cypher.plan_batch([cypher.post_row(post), cypher.triple_row(triple)])
-    fixed = {cypher.ENTITIES, cypher.POSTS, cypher.IMAGES, cypher.MENTIONS, *cypher.RELATION_STATEMENTS.values()}
+    plan = kg_writer.plan_batch([kg_rows.post_row(post), kg_rows.triple_row(triple)])
+    fixed = {kg_statements.ENTITIES, kg_statements.POSTS, kg_statements.IMAGES, kg_statements.MENTIONS, *kg_statements.RELATION_STATEMENTS.values()}
     assert plan and all(statement in fixed for statement, _ in plan)
     for label in RELATIONS[1:]:
-        assert f":{relation_type_name(label)}]" in cypher.RELATION_STATEMENTS[label]
-    with pytest.raises(cypher.InvalidTriple):
-        cypher.triple_row(Triple("a", "PER", "MEMBER_OF]->(x) DETACH DELETE x //", "b", "ORG", 0.5, "guide", "p"))
-    with pytest.raises(cypher.InvalidTriple):
-        cypher.triple_row(Triple("a", "PER`:X", "/per/org/member_of", "b", "ORG", 0.5, "guide", "p"))
+        assert f":{relation_type_name(label)}]" in kg_statements.RELATION_STATEMENTS[label]
+    with pytest.raises(kg_rows.InvalidTriple):
+        kg_rows.triple_row(Triple("a", "PER", "MEMBER_OF]->(x) DETACH DELETE x //", "b", "ORG", 0.5, "guide", "p"))
+    with pytest.raises(kg_rows.InvalidTriple):
+        kg_rows.triple_row(Triple("a", "PER`:X", "/per/org/member_of", "b", "ORG", 0.5, "guide", "p"))
 
 
 def test_hostile_names_are_stored_as_text_and_harm_nothing(empty_graph, graph_driver):
@@ -177,23 +180,23 @@ def test_hostile_names_are_stored_as_text_and_harm_nothing(empty_graph, graph_dr
     labels_before, labels_after = dict(before["labels"]), dict(after["labels"])
     assert labels_after["Post"] == labels_before["Post"] + 1
     assert labels_after["Entity"] == labels_before["Entity"] + 2
-    allowed = {"MENTIONS", "HAS_IMAGE", *cypher.RELATION_TYPES.values()}
+    allowed = {"MENTIONS", "HAS_IMAGE", *kg_statements.RELATION_TYPES.values()}
     assert {t for t, _ in after["types"]} <= allowed
     name = queries.run_cypher(graph_driver, "MATCH (e:Entity {key: $k}) RETURN e.name",
-                              {"k": cypher.entity_key(HOSTILE, "PER")}, empty_graph.database)[1]
+                              {"k": kg_rows.entity_key(HOSTILE, "PER")}, empty_graph.database)[1]
     assert name == [[HOSTILE]]
 
 
 def test_concurrent_writers_with_overlapping_input_leave_no_duplicates(empty_graph, graph_driver):
     posts, triples = mnre_sample()
-    rows = [cypher.post_row(p) for p in posts] + [cypher.triple_row(t) for t in triples]
+    rows = [kg_rows.post_row(p) for p in posts] + [kg_rows.triple_row(t) for t in triples]
     errors = []
 
     def worker(order):
         driver = empty_graph.driver()
         try:
             for i in range(0, len(order), 5):
-                cypher.write_rows(driver, order[i:i + 5], empty_graph.database)
+                kg_writer.write_rows(driver, order[i:i + 5], empty_graph.database)
         except Exception as e:  # reported below
             errors.append(e)
         finally:
@@ -207,7 +210,7 @@ def test_concurrent_writers_with_overlapping_input_leave_no_duplicates(empty_gra
     assert errors == []
     concurrent = queries.graph_snapshot(graph_driver, empty_graph.database)
     graph_driver.execute_query("MATCH (n) DETACH DELETE n", database_=empty_graph.database)
-    cypher.write_rows(graph_driver, rows, empty_graph.database)
+    kg_writer.write_rows(graph_driver, rows, empty_graph.database)
     assert queries.graph_snapshot(graph_driver, empty_graph.database) == concurrent
 
 

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, architecture, read_config
+from mmkg.guide.checkpoint import architecture, read_config
+from mmkg.guide.settings import DEFAULT_CHECKPOINT
 
 
 def copy_with(tmp_path, **changes):
@@ -40,8 +41,8 @@ def test_a_checkpoint_made_for_other_inputs_fails_loudly(tmp_path, changes, erro
 
 def test_importing_the_guide_sets_no_environment_variable(tmp_path):
     code = ("import os; before = dict(os.environ); "
-            "import mmkg.models.train, mmkg.models.predict, mmkg.pipeline.run, mmkg.pipeline.evaluate, "
-            "mmkg.pipeline.calibrate, mmkg.transforms.guide; "
+            "import mmkg.guide.training.train, mmkg.guide.scorer, mmkg.pipeline.run, mmkg.cli.evaluate, "
+            "mmkg.cli.calibrate, mmkg.transforms.guide; "
             "print(sorted(set(os.environ.items()) ^ set(before.items())))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TOKENIZERS_", "TRANSFORMERS_"))}
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
@@ -52,8 +53,9 @@ def test_importing_the_guide_sets_no_environment_variable(tmp_path):
 def test_merging_without_peft_gives_peft_s_merged_model(tmp_path):
     import torch
 
-    from mmkg.models import train as train_cli
-    from mmkg.models.checkpoint import build_model, load_checkpoint, load_trained_state, lora_of
+    from mmkg.cli import train as train_cli
+    from mmkg.guide.checkpoint import build_model, load_checkpoint
+    from mmkg.runtime.checkpoint_io import load_trained_state, lora_of
 
     from .conftest import mnre_path
 

@@ -6,13 +6,14 @@ import shutil
 import pytest
 import torch
 
-from mmkg.models import teacher as teacher_mod
-from mmkg.models import train as train_cli
-from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, read_config
-from mmkg.models.data import read_mnre
-from mmkg.models.knn import KnnMemory, KnnSettings
-from mmkg.models.predict import Guide
-from mmkg.models.train import distillation_loss
+from mmkg.cli import train as train_cli
+from mmkg.guide.checkpoint import read_config
+from mmkg.guide.knn import KnnMemory, KnnSettings
+from mmkg.guide.scorer import Guide
+from mmkg.guide.settings import DEFAULT_CHECKPOINT
+from mmkg.guide.training import teacher as teacher_mod
+from mmkg.guide.training.train import distillation_loss
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.relations import RELATIONS, label_id
 from tests.conftest import MNRE_DIR, mnre_path
 

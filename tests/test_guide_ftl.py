@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from mmkg.models.ftl import FlexibleThresholdLoss, class_priors, decide, offsets_vector
+from mmkg.guide.ftl import FlexibleThresholdLoss, class_priors, decide, offsets_vector
 
 
 def _log1pexp(x):

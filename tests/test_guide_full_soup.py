@@ -5,11 +5,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mmkg.models import soup
-from mmkg.models import train as train_cli
-from mmkg.models.checkpoint import WEIGHTS, load_checkpoint
-from mmkg.models.data import read_mnre
-from mmkg.models.predict import Guide
+from mmkg.cli import train as train_cli
+from mmkg.guide.checkpoint import load_checkpoint
+from mmkg.guide.scorer import Guide
+from mmkg.guide.training import soup
+from mmkg.runtime.checkpoint_files import WEIGHTS
+from mmkg.schemas.mnre_split import read_mnre
 from tests.conftest import MNRE_DIR, mnre_path
 
 TRAIN = str(MNRE_DIR / "mnre_train.txt")

@@ -8,15 +8,15 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that
 
-from mmkg.models.checkpoint import DEFAULT_CHECKPOINT, read_config
-from mmkg.models.data import read_mnre
-from mmkg.models.predict import Guide
+from mmkg.guide.checkpoint import read_config
+from mmkg.guide.scorer import Guide
+from mmkg.guide.settings import DEFAULT_CHECKPOINT, GuideSettings
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.records import ImageRef, RelationScores
 from mmkg.schemas.relations import RELATIONS
+from mmkg.transforms.guide import ScorePairs
 from tests.beam_util import run_and_collect
 from tests.conftest import mnre_path
-from mmkg.schemas.settings import GuideSettings
-from mmkg.transforms.guide import ScorePairs
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(os.path.join(DEFAULT_CHECKPOINT, "config.json")), reason="no shipped guide checkpoint"

@@ -1,4 +1,4 @@
-"""The guide's nearest-neighbour memory (models.knn): the vote, the mixture, and a checkpoint
+"""The guide's nearest-neighbour memory (guide.knn): the vote, the mixture, and a checkpoint
 that carries one, scored with the real model."""
 import json
 import shutil
@@ -6,11 +6,11 @@ import shutil
 import pytest
 import torch
 
-from mmkg.models.checkpoint import DEFAULT_CHECKPOINT
-from mmkg.models.data import read_mnre
-from mmkg.models.ftl import decide
-from mmkg.models.knn import KnnMemory, KnnSettings, mix
-from mmkg.models.predict import Guide
+from mmkg.guide.ftl import decide
+from mmkg.guide.knn import KnnMemory, KnnSettings, mix
+from mmkg.guide.scorer import Guide
+from mmkg.guide.settings import DEFAULT_CHECKPOINT
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.relations import RELATIONS, label_id
 
 from .conftest import mnre_path

@@ -3,9 +3,9 @@ import random
 
 import pytest
 
-from mmkg.models import train as train_cli
-from mmkg.models.data import read_mnre
-from mmkg.models.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
+from mmkg.cli import train as train_cli
+from mmkg.guide.training.mrda import Augmenter, MrdaConfig, build_inventory, image_transform, noise, substitute, swap
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.records import EntityMention, EntityPair
 from tests.conftest import mnre_path
 

@@ -5,12 +5,15 @@ import os
 import pytest
 import torch
 
-from mmkg.models import train as train_cli
-from mmkg.models.checkpoint import CONFIG, DEFAULT_CHECKPOINT, LoraSpec, build_model, load_checkpoint, read_config, save_checkpoint
-from mmkg.models.data import read_mnre
-from mmkg.models.ftl import FlexibleThresholdLoss
-from mmkg.models.guide_model import forward_pairs
-from mmkg.models.predict import Guide
+from mmkg.cli import train as train_cli
+from mmkg.guide.checkpoint import build_model, load_checkpoint, read_config, save_checkpoint
+from mmkg.guide.ftl import FlexibleThresholdLoss
+from mmkg.guide.model import forward_pairs
+from mmkg.guide.scorer import Guide
+from mmkg.guide.settings import DEFAULT_CHECKPOINT
+from mmkg.runtime.checkpoint_files import CONFIG
+from mmkg.runtime.checkpoint_io import LoraSpec
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.records import ImageRef
 from mmkg.schemas.relations import RELATIONS, label_id
 from tests.conftest import MNRE_DIR, mnre_path
@@ -33,7 +36,7 @@ def tiny_run(tmp_path_factory):
 
 
 def _loss(model, pairs):
-    from mmkg.models.checkpoint import load_tokenizer
+    from mmkg.runtime.checkpoint_io import load_tokenizer
 
     model.eval()
     with torch.no_grad():
@@ -78,7 +81,7 @@ def test_checkpoint_round_trip_gives_same_logits(tmp_path):
             if p.requires_grad:
                 p.copy_(p.half().float())
     assert config["version"] == "rt"
-    from mmkg.models.checkpoint import load_tokenizer
+    from mmkg.runtime.checkpoint_io import load_tokenizer
 
     tok = load_tokenizer(ENCODER)
     model.eval()
@@ -108,7 +111,7 @@ def test_image_path_changes_scores_only_when_trained_on_images(tmp_path, tiny_ru
 
 
 def test_evaluate_cli_prints_one_json_object(tiny_run, capsys):
-    from mmkg.pipeline import evaluate
+    from mmkg.cli import evaluate
 
     assert evaluate.main(["--split", VAL, "--checkpoint", str(tiny_run), "--limit", "20", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

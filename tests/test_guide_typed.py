@@ -5,12 +5,13 @@ import shutil
 
 import pytest
 
-from mmkg.models import train as train_cli
-from mmkg.models.checkpoint import load_tokenizer, read_config
-from mmkg.models.markers import HEAD_MARKERS, TAIL_MARKERS, TYPE_WORDS, encode_pair
-from mmkg.models.ner_predict import NerStudent
-from mmkg.models.pair_types import best_type, type_pairs
-from mmkg.models.predict import Guide
+from mmkg.cli import train as train_cli
+from mmkg.guide.checkpoint import read_config
+from mmkg.guide.markers import HEAD_MARKERS, TAIL_MARKERS, TYPE_WORDS, encode_pair
+from mmkg.guide.ner_types import best_type, type_pairs
+from mmkg.guide.scorer import Guide
+from mmkg.ner.tagger import NerStudent
+from mmkg.runtime.checkpoint_io import load_tokenizer
 from mmkg.schemas.records import EntityMention, EntityPair
 from tests.conftest import MNRE_DIR, mnre_path
 

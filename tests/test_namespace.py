@@ -1,5 +1,5 @@
-"""The project installs as one namespace, ``mmkg``: the folders' generic names (``llm``,
-``models``, ...) must not be importable, since other packages use them too."""
+"""The project installs as one namespace, ``mmkg``: the folders' generic names (``guide``,
+``runtime``, ...) must not be importable, since other packages use them too."""
 import os
 import pathlib
 import re
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-FOLDERS = ("pipeline", "transforms", "schemas", "runners", "models", "kg", "llm")
+FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "kg", "transforms", "pipeline", "runners", "cli")
 
 
 def _python(code: str, cwd) -> subprocess.CompletedProcess:
@@ -20,9 +20,9 @@ def _python(code: str, cwd) -> subprocess.CompletedProcess:
 
 def test_the_namespace_imports_from_another_folder(tmp_path):
     done = _python("import mmkg.pipeline, mmkg.transforms, mmkg.schemas, mmkg.runners, mmkg.kg, "
-                   "mmkg.llm, mmkg.models; print(mmkg.models.__name__)", tmp_path)
+                   "mmkg.runtime, mmkg.ner, mmkg.guide, mmkg.refiner, mmkg.cli; print(mmkg.guide.__name__)", tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "mmkg.models"
+    assert done.stdout.strip() == "mmkg.guide"
 
 
 @pytest.mark.parametrize("name", FOLDERS)

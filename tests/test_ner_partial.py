@@ -10,10 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from mmkg.models.ner_data import TAG_ID, TAGS
-from mmkg.models.ner_model import ConstrainedCRF
-from mmkg.models.ner_partial import (allowed_from_tags, allowed_tags, is_mnre_file, merge_spans,
-                                     read_mnre_partial, span_recall)
+from mmkg.ner.data import TAG_ID, TAGS
+from mmkg.ner.model import ConstrainedCRF
+from mmkg.ner.partial import allowed_from_tags, allowed_tags, is_mnre_file, merge_spans, read_mnre_partial, span_recall
 
 
 def _mnre_line(tokens, h, t, relation, img="a.jpg"):
@@ -55,7 +54,7 @@ def test_allowed_masks():
 
 
 def _loss(crf, em, allowed, mask):
-    from mmkg.models.ner_model import NerModel
+    from mmkg.ner.model import NerModel
 
     return NerModel.partial_loss(type("M", (), {"crf": crf})(), em, allowed, mask)
 
@@ -78,7 +77,7 @@ def test_partial_loss_is_the_crf_loss_when_fully_tagged_and_marginal_otherwise()
 
 
 def test_span_recall():
-    from mmkg.models.ner_partial import PartialSentence
+    from mmkg.ner.partial import PartialSentence
 
     sents = [PartialSentence(None, ("a", "b", "c"), ((0, 2, "PER"), (2, 3, None)))]
     m = span_recall([[(0, 2, "ORG"), (2, 3, "LOC")]], sents)
@@ -88,9 +87,9 @@ def test_span_recall():
 def test_training_on_partial_lines_learns_their_boundaries(tmp_path):
     """CoNLL lines teach `Obama` PER; MNRE-style lines alone teach that `Late Shri X` is one span.
     Continuing the trained student from its checkpoint (--init) keeps what it learnt."""
-    from mmkg.models.ner_checkpoint import CONFIG
-    from mmkg.models.ner_predict import NerStudent
-    from mmkg.models.ner_train import main
+    from mmkg.cli.train_ner import main
+    from mmkg.ner.checkpoint import CONFIG
+    from mmkg.ner.tagger import NerStudent
 
     conll = tmp_path / "tiny.txt"
     conll.write_text("\n".join(f"IMGID:{i}\n{n}\tB-PER\nvisits\tO\n{c}\tB-LOC\n" for i, (n, c) in
@@ -115,7 +114,7 @@ def test_training_on_partial_lines_learns_their_boundaries(tmp_path):
     assert (0, 15, "PER") in post.spans
     assert NerStudent(str(first), "cpu", convention="twitter").convention_index == 0
     # The convention is an input: the same words score differently under each.
-    from mmkg.models.ner_model import encode_words
+    from mmkg.ner.model import encode_words
 
     enc = encode_words(served.tokenizer, [["Late", "Shri", "Kumar", "visits", "Delhi"]], 32)
     with torch.no_grad():

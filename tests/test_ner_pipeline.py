@@ -10,10 +10,9 @@ import json
 import apache_beam as beam
 import pytest
 
-from mmkg.models.ner_checkpoint import DEFAULT_NER_CHECKPOINT
+from mmkg.ner.settings import DEFAULT_NER_CHECKPOINT, NerSettings
 from mmkg.pipeline.options import MmkgOptions, SettingsError, ner_from_options
 from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention, Post
-from mmkg.schemas.settings import NerSettings
 from mmkg.transforms.ner import DetectEntities
 
 HARD = {

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from mmkg.models.ner_data import TAGS, read_conll, repair, span_scores, spans_from_tags
-from mmkg.models.ner_model import SHAPE_ID, allowed_transitions, word_shape
-from mmkg.models.ner_predict import chunk_words
-from mmkg.models.ner_tokenize import tokenize, words_from_tokens
+from mmkg.ner.data import TAGS, read_conll, repair, span_scores, spans_from_tags
+from mmkg.ner.model import SHAPE_ID, allowed_transitions, word_shape
+from mmkg.ner.tagger import chunk_words
+from mmkg.ner.tokens import tokenize, words_from_tokens
 
 RAW = [
     "RT @Ramina1690: DRose's back with the #Knicks https://t.co/AbC123 🔥🔥",
@@ -102,9 +102,9 @@ def _tiny_conll(path, n=24):
 
 
 def test_tiny_training_learns_and_checkpoint_round_trips(tmp_path):
-    from mmkg.models.ner_checkpoint import CONFIG, load_ner_checkpoint
-    from mmkg.models.ner_predict import NerStudent
-    from mmkg.models.ner_train import main
+    from mmkg.cli.train_ner import main
+    from mmkg.ner.checkpoint import CONFIG, load_ner_checkpoint
+    from mmkg.ner.tagger import NerStudent
 
     data = tmp_path / "tiny.txt"
     _tiny_conll(data)

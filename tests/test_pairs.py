@@ -1,8 +1,6 @@
 """Pair enumeration, type constraints, relation-set invariants and NER label mapping."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mmkg.schemas.records import AnnotatedPair, EntityMention, Post
@@ -15,9 +13,9 @@ from mmkg.schemas.relations import (
     labels_for_types,
     relation_type_name,
 )
-from tests.conftest import mnre_path
 from mmkg.transforms.ner_spacy import detect_entities, load_spacy
 from mmkg.transforms.pairs import enumerate_pairs, type_pair_allowed
+from tests.conftest import mnre_path
 
 
 def mention(text, post_text, etype):

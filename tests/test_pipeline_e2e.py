@@ -8,7 +8,7 @@ import pathlib
 import pyarrow.parquet as pq
 import pytest
 
-from mmkg.pipeline.run import main as run_main
+from mmkg.cli.run import main as run_main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "posts.jsonl"

@@ -5,13 +5,13 @@ import pytest
 import torch
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.models.data import read_mnre
-from mmkg.models.ner_data import read_conll
-from mmkg.models.ner_predict import NerStudent
-from mmkg.models.precision import cpu_has_native_bf16, resolve_precision
-from mmkg.models.predict import Guide, predict_pairs
-from mmkg.pipeline import evaluate
+from mmkg.guide.scorer import Guide, predict_pairs
+from mmkg.ner.data import read_conll
+from mmkg.ner.tagger import NerStudent
+from mmkg.cli import evaluate
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
+from mmkg.runtime.precision import cpu_has_native_bf16, resolve_precision
+from mmkg.schemas.mnre_split import read_mnre
 from tests.conftest import SHARED_DATA, mnre_path
 
 GUIDE_SAMPLE = 512  # the first pairs of MNRE val

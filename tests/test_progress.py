@@ -1,13 +1,12 @@
 """The progress line: shown on a terminal for in-process runs, counting what the run counts;
 absent otherwise, with the job graph unchanged."""
-import dataclasses
 import io
 import json
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.pipeline import run
+from mmkg.cli import run
 from mmkg.pipeline.build import build
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.transforms import progress

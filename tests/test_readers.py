@@ -9,14 +9,13 @@ import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from PIL import Image
 
 from mmkg.schemas.arrow import POST_SCHEMA
+from mmkg.schemas.validation import ReadConfig
+from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from tests.beam_util import run_and_collect
 from tests.conftest import mnre_path
-from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
-from mmkg.schemas.validation import ReadConfig
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -1,7 +1,7 @@
 """Calibration's search over gates and policies, on hand-built guide scores and LLM outcomes."""
-from mmkg.pipeline.calibration import choose, pairs_to_ask, search, two_fold
-from mmkg.llm.client import LlmOutcome
-from mmkg.pipeline.evaluation import report_for
+from mmkg.refiner.calibration import choose, pairs_to_ask, search, two_fold
+from mmkg.refiner.client import LlmOutcome
+from mmkg.refiner.evaluation import report_for
 from tests.fixtures_llm import make_scores
 
 REL, OTHER = "/per/org/member_of", "/per/per/peer"
@@ -72,9 +72,9 @@ def test_choose_keeps_the_gate_closed_when_the_gain_does_not_hold_out():
 
 
 def test_evaluate_with_llm_reports_both_scores_and_costs(fault_server, tmp_path):
-    from mmkg.llm.gating import Gating
-    from mmkg.llm.settings import LlmSettings
-    from mmkg.pipeline.evaluation import evaluate_with_llm, format_llm_report
+    from mmkg.refiner.evaluation import evaluate_with_llm, format_llm_report
+    from mmkg.refiner.gate import Gating
+    from mmkg.refiner.settings import LlmSettings
 
     scores = split()  # the LLM server replies None: drops the guide's 6 wrong OTHER predictions
     opts = LlmSettings(base_url=fault_server.base_url, model="m", api_key_env="NO_SUCH_VAR", concurrency=2,

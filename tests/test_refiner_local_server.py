@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from mmkg.llm.local_server import default_gguf_path, local_llm_server, serving
-from mmkg.llm.settings import LOCAL_MODEL_NAME, LlmSettings
+from mmkg.refiner.local_server import default_gguf_path, local_llm_server, serving
+from mmkg.refiner.settings import LOCAL_MODEL_NAME, LlmSettings
 
 
 def test_gguf_is_found_without_importing_its_package():

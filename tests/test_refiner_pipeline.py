@@ -6,10 +6,11 @@ import uuid
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.llm.gating import Gating, plan_stage2
-from mmkg.llm.settings import LlmSettings
-from tests.fixtures_llm import make_scores
+from mmkg.refiner.gate import Gating
+from mmkg.refiner.gate_store import plan_stage2
+from mmkg.refiner.settings import LlmSettings
 from mmkg.transforms.refine import Decide
+from tests.fixtures_llm import make_scores
 
 CONFIDENT = make_scores("Messi scores again for Barcelona tonight", "Messi", "Barcelona",
                         [("/per/org/member_of", 0.9), ("None", 0.05)], head_type="PER", post_id="c")

@@ -1,9 +1,10 @@
 """The refiner's pure parts: prompt contents, answer validation, gating and acceptance."""
 import json
 
-from mmkg.llm.answer import EMPTY, INVALID_JSON, OFF_CANDIDATE, parse_answer
-from mmkg.llm.gating import FALLBACK, GUIDE, LLM, NEVER, Gating, accept, load_gating, save_gating, should_ask
-from mmkg.llm.prompt import build_request, candidate_labels, mark_entities, prompt_input, render_user_message
+from mmkg.refiner.answer import EMPTY, INVALID_JSON, OFF_CANDIDATE, parse_answer
+from mmkg.refiner.gate import FALLBACK, GUIDE, LLM, NEVER, Gating, accept, should_ask
+from mmkg.refiner.gate_store import load_gating, save_gating
+from mmkg.refiner.prompt import build_request, candidate_labels, mark_entities, prompt_input, render_user_message
 from mmkg.schemas.relations import DEFINITIONS
 from tests.fixtures_llm import make_scores
 
@@ -123,7 +124,7 @@ def test_gating_round_trip_per_model(tmp_path):
 
 def test_gating_warns_when_calibrated_for_other_guide_weights(tmp_path, caplog):
     (tmp_path / "weights.safetensors").write_bytes(b"weights v1")
-    from mmkg.llm.gating import weights_digest
+    from mmkg.refiner.gate_store import weights_digest
 
     save_gating(str(tmp_path), Gating(0.4, 0.1, llm_model="a"), {"guide_weights_sha256": weights_digest(str(tmp_path))})
     caplog.clear()

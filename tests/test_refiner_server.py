@@ -1,15 +1,13 @@
 """The refiner against real servers on 127.0.0.1: the embedded llama.cpp server, and a
 fault-injecting HTTP server (in front of it or alone) for the retry and fallback paths."""
-import dataclasses
 
 import pytest
 
-from mmkg.llm import client as C
-from mmkg.llm.answer import OFF_CANDIDATE
-from mmkg.llm.cache import AnswerCache
-from mmkg.llm.client import Refiner
-from mmkg.llm.settings import LlmSettings
-from mmkg.schemas.relations import RELATIONS
+from mmkg.refiner import client as C
+from mmkg.refiner.answer import OFF_CANDIDATE
+from mmkg.refiner.cache import AnswerCache
+from mmkg.refiner.client import Refiner
+from mmkg.refiner.settings import LlmSettings
 from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
 

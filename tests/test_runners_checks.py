@@ -8,15 +8,15 @@ import sys
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.runners.checks import (
     RunnerConfigError,
+    WorkerServices,
     is_local_run,
     prepare_runner_options,
     runner_name,
-    WorkerServices,
     validate_runner_options,
 )
-from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.runners.flink import flink_args, validate_flink_options
 
 

@@ -14,7 +14,7 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from mmkg.pipeline.run import main as run_main
+from mmkg.cli.run import main as run_main
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 IMAGES = sorted((REPO / "examples" / "images").glob("*.jpg"))

@@ -21,22 +21,24 @@ import time
 import tokenize
 
 import apache_beam as beam
-import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.kg import cypher, queries
+from mmkg.guide.settings import DEFAULT_CHECKPOINT
+from mmkg.kg import queries
+from mmkg.kg import statements as kg_statements
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.kg.schema import schema_statements
-from mmkg.llm.gating import DEFAULT_CHECKPOINT, GATING_FILE, Gating
-from mmkg.llm.prompt import candidate_labels
 from mmkg.pipeline.options import MmkgOptions, graph_from_options, llm_from_options
+from mmkg.refiner.gate import Gating
+from mmkg.refiner.gate_store import GATING_FILE
+from mmkg.refiner.prompt import candidate_labels
 from mmkg.schemas.records import EntityMention, ImageRef, Post
+from mmkg.transforms.graph_writer import WriteGraph
+from mmkg.transforms.refine import Decide
 from tests.beam_util import run_and_collect
 from tests.conftest import MNRE_DIR, REPO
 from tests.fixtures_faults import FaultServer
 from tests.fixtures_llm import make_scores
-from mmkg.transforms.graph_writer import WriteGraph
-from mmkg.transforms.refine import Decide
 
 ASK_ALL = Gating(gate_top1=0.99, gate_margin=0.5, llm_model="m")
 CANDIDATES = [("/per/org/member_of", 0.45), ("/org/org/subsidiary", 0.4), ("None", 0.1)]
@@ -104,7 +106,7 @@ def test_hostile_names_and_labels_cannot_change_the_cypher_or_the_graph(empty_gr
         assert queries.evidence(graph_driver, name, "/per/org/member_of", f"Acme {name}", db)[1]
 
     sent = run_queries(caplog.records)
-    fixed = {cypher.ENTITIES, cypher.POSTS, cypher.IMAGES, cypher.MENTIONS, *cypher.RELATION_STATEMENTS.values(),
+    fixed = {kg_statements.ENTITIES, kg_statements.POSTS, kg_statements.IMAGES, kg_statements.MENTIONS, *kg_statements.RELATION_STATEMENTS.values(),
              *schema_statements()}
     writes = [q for q in sent if "$rows" in q or q in fixed]
     assert len(writes) >= 4 and set(writes) <= fixed  # the writer only ever sends its fixed statements
@@ -351,7 +353,7 @@ def test_a_real_mmkg_run_keeps_its_secrets_and_its_servers_private(tmp_path):
     listening = set()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mmkg.pipeline", "--input", str(posts), "--format", "mnre",
+            [sys.executable, "-m", "mmkg", "run", "--input", str(posts), "--format", "mnre",
              "--image-dir", str(MNRE_DIR / "images"), "--data-dir", str(data), "--checkpoint", str(checkpoint),
              "--llm-base-url", server.base_url, "--llm-model", "m", "--llm-max-retries", "0"],
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

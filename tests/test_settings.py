@@ -4,10 +4,10 @@ import json
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.llm.gating import plan_stage2
-from mmkg.llm.settings import LlmSettings
-from mmkg.pipeline import run
+from mmkg.cli import run
 from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
+from mmkg.refiner.gate_store import plan_stage2
+from mmkg.refiner.settings import LlmSettings
 from mmkg.transforms.refine import Decide
 
 FLINK = ["--runner=FlinkRunner", "--flink_master=flink.example.com:8081"]

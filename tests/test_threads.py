@@ -4,10 +4,10 @@ import pytest
 import torch
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from mmkg.models.data import read_mnre
-from mmkg.models.threads import available_cores, threads_per_worker
+from mmkg.guide.settings import GuideSettings
 from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
-from mmkg.schemas.settings import GuideSettings
+from mmkg.runtime.threads import available_cores, threads_per_worker
+from mmkg.schemas.mnre_split import read_mnre
 from mmkg.transforms.guide import ScorePairs
 from tests.conftest import mnre_path
 

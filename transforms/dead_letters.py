@@ -10,7 +10,6 @@ from mmkg.schemas.records import DeadLetter
 from mmkg.transforms import counters
 
 
-
 def reason_kind(reason: str) -> str:
     """The reason without its particulars: ``entity 3: span [0, 4) ...`` -> ``entity N: span``.
 

@@ -2,9 +2,9 @@
 
 Rows are grouped into batches of up to ``batch_size`` with BatchElements, applied to each batch
 kind apart, so that a batch holds posts, or triples of one relation label
-(:func:`kg.cypher.batch_key`). Each batch is
+(:func:`kg.rows.batch_key`). Each batch is
 written in one managed write transaction: one ``UNWIND $rows ... MERGE`` statement per kind of
-row, and for triples one for their relation type (see :mod:`kg.cypher`). Each worker holds one
+row, and for triples one for their relation type (see :mod:`kg.statements`). Each worker holds one
 driver, opened in ``setup`` and closed in ``teardown``. Constraints are created by a one-element
 step that the writer takes as a side input, so no batch is written before they exist.
 
@@ -14,23 +14,15 @@ closed set, an unknown entity type) become dead letters.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Optional
 
 import apache_beam as beam
-from apache_beam.pvalue import PCollection
 
-from mmkg.kg.cypher import (
-    POST,
-    RELATION_STATEMENTS,
-    RELATION_TYPES,
-    InvalidTriple,
-    batch_key,
-    post_row,
-    triple_row,
-    write_rows,
-)
+from mmkg.kg.rows import POST, InvalidTriple, batch_key, post_row, triple_row
 from mmkg.kg.schema import ensure_schema_at
 from mmkg.kg.settings import GraphSettings
+from mmkg.kg.statements import RELATION_STATEMENTS, RELATION_TYPES
+from mmkg.kg.writer import write_rows
 from mmkg.schemas.records import DeadLetter, Triple
 from mmkg.transforms import counters
 
@@ -122,7 +114,9 @@ class WriteGraph(beam.PTransform):
         self._settings = settings
         self._batch_size = batch_size
 
-    def expand(self, inputs: Dict[str, PCollection]) -> Dict[str, PCollection]:
+    # No type hints on expand: Beam reads them as element types and warns at every run that a
+    # dict of PCollections is not one (inputs: {"posts", "triples"}; returns {"written", "dead_letters"}).
+    def expand(self, inputs):
         pipeline = next(v for v in inputs.values() if v is not None).pipeline
         parts = []
         if inputs.get("posts") is not None:

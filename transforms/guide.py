@@ -4,7 +4,7 @@
 handle), lets RunInference batch the pairs (BatchElements, sized by the handler's min/max batch
 size), tokenises a batch, sorts it by token length and cuts it into sub-batches (so that short
 pairs are not padded to the batch's longest), runs them in the settings' precision (by default
-fp16 on CUDA, bf16 on CPUs with native bf16, see models.precision), and returns one
+fp16 on CUDA, bf16 on CPUs with native bf16, see runtime.precision), and returns one
 ``RelationScores`` per pair, in the batch's order: the full distribution, the top-k candidates
 and the threshold decision.
 """
@@ -15,10 +15,9 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 import apache_beam as beam
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
+from mmkg.guide.settings import GuideSettings
 from mmkg.schemas.records import EntityPair, RelationScores
-from mmkg.schemas.settings import GuideSettings
 from mmkg.transforms import counters
-
 
 
 class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
@@ -35,8 +34,8 @@ class GuideModelHandler(ModelHandler[EntityPair, RelationScores, Any]):
     def load_model(self):
         # Deferred to the worker: the guide's modules import transformers and peft, seconds that
         # building the job graph does not need.
-        from mmkg.models.predict import Guide
-        from mmkg.models.threads import threads_per_worker, use_threads
+        from mmkg.guide.scorer import Guide
+        from mmkg.runtime.threads import threads_per_worker, use_threads
 
         # Before the first forward pass of this worker: the setting is process-wide, and a
         # worker that kept torch's default (every core) oversubscribes a shared machine.

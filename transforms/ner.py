@@ -8,8 +8,8 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from mmkg.ner.settings import NerSettings
 from mmkg.schemas.records import Post
-from mmkg.schemas.settings import NerSettings
 from mmkg.transforms import counters
 from mmkg.transforms.ner_spacy import DetectWithSpacy
 from mmkg.transforms.ner_student import NerStudentHandler

@@ -7,7 +7,6 @@ import apache_beam as beam
 
 from mmkg.schemas.records import EntityMention, Post
 
-
 # spaCy's OntoNotes labels mapped onto the four MNRE/Twitter types; numbers, dates and amounts
 # take part in no relation of the set and are dropped.
 SPACY_TO_TYPE = {

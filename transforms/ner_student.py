@@ -11,9 +11,9 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from mmkg.models.ner_tokenize import tokenize
+from mmkg.ner.settings import NerSettings
+from mmkg.ner.tokens import tokenize
 from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention, Post
-from mmkg.schemas.settings import NerSettings
 from mmkg.transforms import counters
 
 
@@ -47,8 +47,8 @@ class _OnFirstBatch:
     def get(self):
         if self._student is None:
             # Imported here so that building the graph (and `mmkg query`) does not import torch.
-            from mmkg.models.ner_predict import NerStudent
-            from mmkg.models.threads import threads_per_worker, use_threads
+            from mmkg.ner.tagger import NerStudent
+            from mmkg.runtime.threads import threads_per_worker, use_threads
 
             s = self.settings
             # Process-wide and before the first forward pass, as for the guide: torch's default

@@ -15,10 +15,10 @@ from typing import Iterable, Iterator, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
-from mmkg.llm.client import LlmOutcome, Refiner
-from mmkg.llm.gating import Decision, Gating, accept, guide_decision, should_ask, uncertainty
-from mmkg.llm.prompt import ImageDescriber, no_image_description
-from mmkg.llm.settings import LlmSettings
+from mmkg.refiner.client import LlmOutcome, Refiner
+from mmkg.refiner.gate import GUIDE, Decision, Gating, accept, guide_decision, should_ask, uncertainty
+from mmkg.refiner.prompt import ImageDescriber, no_image_description
+from mmkg.refiner.settings import LlmSettings
 from mmkg.schemas.records import RelationScores, Triple
 from mmkg.schemas.relations import NO_RELATION, implied_types
 from mmkg.transforms import counters
@@ -49,7 +49,7 @@ def to_triple(scores: RelationScores, decision: Decision, llm_model: str = "") -
         post_id=pair.post_id,
         image_id=pair.image.image_id if pair.image else None,
         guide_version=scores.model_version,
-        llm_model=llm_model if decision.decided_by != "guide" else "",
+        llm_model=llm_model if decision.decided_by != GUIDE else "",
         reason=decision.reason,
     )
 
@@ -122,9 +122,9 @@ class _ToTriple(beam.DoFn):
 class Decide(beam.PTransform):
     """PCollection[RelationScores] -> PCollection[Triple].
 
-    ``llm`` None (``--llm none``, or a closed gate: see ``llm.gating.plan_stage2``) keeps the
+    ``llm`` None (``--llm none``, or a closed gate: see ``refiner.gate_store.plan_stage2``) keeps the
     guide's decisions, each with ``off_reason``. Otherwise ``llm`` must name a reachable endpoint
-    (``llm.local_server.serving`` fills it in for the embedded server) and ``gating`` says which
+    (``refiner.local_server.serving`` fills it in for the embedded server) and ``gating`` says which
     pairs go to it.
     """
 
@@ -140,9 +140,9 @@ class Decide(beam.PTransform):
     ):
         super().__init__()
         if llm is not None and (not llm.base_url or not llm.model):
-            raise ValueError("Decide needs a resolved LLM endpoint; wrap the run in llm.local_server.serving()")
+            raise ValueError("Decide needs a resolved LLM endpoint; wrap the run in refiner.local_server.serving()")
         if llm is not None and gating is None:
-            raise ValueError("Decide needs the gate for the LLM (llm.gating.plan_stage2)")
+            raise ValueError("Decide needs the gate for the LLM (refiner.gate_store.plan_stage2)")
         self.llm = llm
         self.gating = gating if llm is not None else None
         self.off_reason = off_reason

@@ -1,5 +1,6 @@
 """mmkg: image-text posts to a multimodal knowledge graph.
 
 The subpackages live in the repository's top-level folders (``pipeline/``, ``transforms/``,
-``schemas/``, ``runners/``, ``models/``, ``kg/``, ``llm/``); setup.py maps them under this name.
+``schemas/``, ``runners/``, ``runtime/``, ``ner/``, ``guide/``, ``refiner/``, ``kg/``,
+``cli/``); setup.py maps them under this name.
 """

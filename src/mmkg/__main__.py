@@ -1,4 +1,4 @@
 """``python -m mmkg ARGS`` is the ``mmkg`` command."""
-from mmkg.pipeline.cli import entry
+from mmkg.cli.main import entry
 
 entry()

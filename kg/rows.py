@@ -22,6 +22,7 @@ from typing import Any, Dict
 
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS
+from mmkg.schemas.retweets import retweet_of
 
 POST = "post"
 TRIPLE = "triple"
@@ -66,6 +67,8 @@ def post_row(post: Post) -> Dict[str, Any]:
         "id": post.post_id,
         "text": post.text,
         "source": post.source,
+        # The account a retweet passes on: provenance of the post, never an entity of it.
+        "retweet_of": retweet_of(post.text) or "",
         "image": image,
         "mentions": mentions,
     }

@@ -31,7 +31,7 @@ ON MATCH SET
 POSTS = """
 UNWIND $rows AS row
 MERGE (p:Post {id: row.id})
-SET p.text = row.text, p.source = row.source
+SET p.text = row.text, p.source = row.source, p.retweet_of = row.retweet_of
 """
 
 IMAGES = """

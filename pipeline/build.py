@@ -19,7 +19,7 @@ from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
-from mmkg.transforms.triple_sink import WriteTriplesParquet
+from mmkg.transforms.triple_sink import KeepConfident, WriteTriplesParquet
 
 
 def build(
@@ -38,7 +38,7 @@ def build(
     prefix = settings.output_prefix
     read = p | "ReadPosts" >> ReadPosts(settings.input, settings.input_format, settings.read)
     posts = read[POSTS] | "DetectEntities" >> DetectEntities(settings.ner)
-    pairs = posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs())
+    pairs = posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs(settings.max_pairs_per_post))
     dead_letters = [read[DEAD]]
 
     _ = (
@@ -55,7 +55,8 @@ def build(
     )
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     if graph is not None:
-        written = {"posts": posts, "triples": triples} | "WriteGraph" >> WriteGraph(
+        confident = triples | "KeepConfident" >> beam.ParDo(KeepConfident(settings.min_confidence))
+        written = {"posts": posts, "triples": confident} | "WriteGraph" >> WriteGraph(
             graph, batch_size=settings.graph_batch_size
         )
         dead_letters.append(written["dead_letters"])

@@ -28,6 +28,8 @@ from mmkg.runners.checks import WorkerServices
 from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
 from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
+from mmkg.transforms.pairs import DEFAULT_MAX_PAIRS_PER_POST
+from mmkg.transforms.triple_sink import DEFAULT_MIN_CONFIDENCE
 
 DEFAULT_DATA_DIR = "./mmkg-data"
 INPUT_FORMATS = ("jsonl", "parquet", "mnre")
@@ -192,6 +194,16 @@ class MmkgOptions(PipelineOptions):
         parser.add_argument(
             "--no-graph", dest="no_graph", action="store_true", help="write Parquet only"
         )
+        parser.add_argument(
+            "--max-pairs-per-post", dest="max_pairs_per_post", type=int, default=DEFAULT_MAX_PAIRS_PER_POST,
+            help="candidate pairs of a post with detected entities, nearest mentions first (the rest are "
+            "counted in the summary); MNRE's annotated pairs are never cut",
+        )
+        parser.add_argument(
+            "--min-confidence", dest="min_confidence", type=float, default=DEFAULT_MIN_CONFIDENCE,
+            help="triples below this confidence stay in the triples Parquet but do not reach the graph "
+            "(docs/evaluation.md: how the default was chosen, and the recall it costs)",
+        )
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,8 @@ class RunSettings:
     graph: Optional[GraphSettings]  # an explicit server; None: the embedded store (or no graph)
     write_graph: bool
     graph_batch_size: int
+    max_pairs_per_post: int = DEFAULT_MAX_PAIRS_PER_POST
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
     progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
 
     @property
@@ -254,6 +268,12 @@ def graph_from_values(
 
 def graph_from_options(opts, env: Optional[Mapping[str, str]] = None) -> Optional[GraphSettings]:
     return graph_from_values(opts.neo4j_uri, opts.neo4j_username, opts.neo4j_database, env)
+
+
+def _probability(value, flag: str) -> float:
+    if value is None or not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{flag} must lie in [0, 1], got {value}")
+    return float(value)
 
 
 def _at_least(value, least, flag: str):
@@ -379,5 +399,7 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         graph=None if opts.no_graph else graph_from_options(opts, env),
         write_graph=not opts.no_graph,
         graph_batch_size=_at_least(opts.graph_batch_size, 1, "--graph-batch-size"),
+        max_pairs_per_post=_at_least(opts.max_pairs_per_post, 1, "--max-pairs-per-post"),
+        min_confidence=_probability(opts.min_confidence, "--min-confidence"),
         progress=shows_progress(opts, terminal),
     )

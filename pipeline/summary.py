@@ -21,7 +21,15 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
         lines.append(f"    {name[len(C.DEAD_LETTER_KIND):]:<40} {counters[name]}")
     lines += [
         f"  entities detected   {get(C.ENTITIES_DETECTED)}",
-        f"  pairs               {get(C.PAIRS)}",
+    ]
+    dropped = {k[len(C.ENTITIES_DROPPED):]: v for k, v in counters.items() if k.startswith(C.ENTITIES_DROPPED) and v}
+    if dropped:
+        lines.append(f"    not entities      {sum(dropped.values())}  ("
+                     + ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) + ")")
+    lines += [
+        f"  pairs               {get(C.PAIRS)}"
+        + (f"  ({get(C.PAIRS_BEYOND_BOUND)} more in {get(C.POSTS_AT_PAIR_BOUND)} posts beyond "
+           f"--max-pairs-per-post {settings.max_pairs_per_post}, not scored)" if get(C.PAIRS_BEYOND_BOUND) else ""),
         f"  pairs scored        {get(C.PAIRS_SCORED)}  (stage 1, the guide)",
         f"  sent to the LLM     {get(C.PAIRS_TO_LLM)}  (stage 2; calls {get(C.LLM_CALLS)}, "
         f"cache hits {get(C.LLM_CACHE_HITS)})",
@@ -32,6 +40,9 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
         f"{k[len(C.DECIDED_BY):]} {v}" for k, v in sorted(counters.items()) if k.startswith(C.DECIDED_BY)
     )
     lines.append(f"  triples             {get(C.TRIPLES)}" + (f"  (decided by: {decided})" if decided else ""))
+    if settings.write_graph:
+        lines.append(f"    in the graph      {get(C.TRIPLES) - get(C.TRIPLES_BELOW_MIN_CONFIDENCE)}  (confidence >= "
+                     f"{settings.min_confidence:g}; all {get(C.TRIPLES)} in Parquet)")
     if C.GRAPH_ROWS_WRITTEN in counters:
         lines.append(
             f"  graph rows written  {get(C.GRAPH_ROWS_WRITTEN)}  in {get(C.GRAPH_BATCHES)} transactions"

@@ -19,8 +19,11 @@ DEAD_LETTER_KIND = "dead_letter:"  # + "STAGE:KIND"
 # Entities and pairs.
 POSTS_WITH_GIVEN_ENTITIES = "posts_with_given_entities"
 ENTITIES_DETECTED = "entities_detected"
+ENTITIES_DROPPED = "entities_dropped:"  # + why a detected span is not an entity (ner.mentions.REASONS)
 PAIRS = "pairs"
 POSTS_WITHOUT_PAIRS = "posts_without_pairs"
+PAIRS_BEYOND_BOUND = "pairs_beyond_bound"  # not scored: the post had more than --max-pairs-per-post
+POSTS_AT_PAIR_BOUND = "posts_at_pair_bound"
 
 # Stage 1 (the guide); RunInference adds its own counters under the same namespace.
 PAIRS_SCORED = "pairs_scored"
@@ -34,6 +37,7 @@ LLM_COMPLETION_TOKENS = "llm_completion_tokens"
 LLM_FAULT = "llm_fault:"  # + the fault's kind
 DECIDED_BY = "decided_by:"  # + guide, llm or guide-fallback
 TRIPLES = "triples"
+TRIPLES_BELOW_MIN_CONFIDENCE = "triples_below_min_confidence"  # in Parquet, not in the graph
 
 # The graph.
 GRAPH_TRIPLES_REJECTED = "graph_triples_rejected"

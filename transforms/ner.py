@@ -8,6 +8,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from mmkg.ner.mentions import REASONS, clean_mentions
 from mmkg.ner.settings import NerSettings
 from mmkg.schemas.records import Post
 from mmkg.transforms import counters
@@ -36,6 +37,20 @@ class _Count(beam.DoFn):
         yield post
 
 
+class _KeepEntities(beam.DoFn):
+    """Drops detected spans that are no entities (ner.mentions): the retweet prefix, pronouns,
+    punctuation, cut names; each counted by its reason, so nothing goes silently."""
+
+    def setup(self):
+        self._dropped = {r: counters.counter(counters.ENTITIES_DROPPED + r) for r in REASONS}
+
+    def process(self, post: Post):
+        kept, dropped = clean_mentions(post.text, post.entities or ())
+        for d in dropped:
+            self._dropped[d.reason].inc()
+        yield post.with_entities(kept)
+
+
 class DetectEntities(beam.PTransform):
     """PCollection[Post] -> PCollection[Post], every post with its entities."""
 
@@ -49,6 +64,7 @@ class DetectEntities(beam.PTransform):
             detected = missing | "Spacy" >> beam.ParDo(DetectWithSpacy(self.settings.spacy))
         else:
             detected = missing | "NerStudent" >> RunInference(NerStudentHandler(self.settings))
+        detected = detected | "KeepEntities" >> beam.ParDo(_KeepEntities())
         return (
             (
                 given | "CountGiven" >> beam.ParDo(_Count(counters.POSTS_WITH_GIVEN_ENTITIES, per_entity=False)),

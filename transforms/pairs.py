@@ -1,7 +1,7 @@
 """Entity pairs: the ordered (head, tail) combinations that stage 1 scores."""
 from __future__ import annotations
 
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 import apache_beam as beam
 
@@ -10,6 +10,9 @@ from mmkg.schemas.relations import allowed_type_pairs
 from mmkg.transforms import counters
 
 _ALLOWED = allowed_type_pairs()
+# Ordered pairs grow with the square of a post's entities (14 hostile posts once gave 1,284):
+# a post keeps its nearest pairs up to this bound.
+DEFAULT_MAX_PAIRS_PER_POST = 24
 
 
 def type_pair_allowed(head_type, tail_type) -> bool:
@@ -19,9 +22,16 @@ def type_pair_allowed(head_type, tail_type) -> bool:
     return (head_type, tail_type) in _ALLOWED
 
 
-def enumerate_pairs(post: Post) -> List[EntityPair]:
+def _gap(pair: EntityPair) -> int:
+    """Characters between the two mentions: related entities of a post tend to stand close."""
+    h, t = pair.head, pair.tail
+    return max(h.start, t.start) - min(h.end, t.end)
+
+
+def enumerate_pairs(post: Post, max_pairs: Optional[int] = None) -> List[EntityPair]:
     """Annotated pairs as given (so evaluation sees the benchmark's pairs); otherwise every ordered
-    pair of distinct entities whose types some relation allows."""
+    pair of distinct entities whose types some relation allows, the ``max_pairs`` nearest when
+    there are more (ties in text order, so the cut is deterministic)."""
     entities = post.entities or ()
     if post.pairs is not None:
         return [
@@ -46,16 +56,25 @@ def enumerate_pairs(post: Post) -> List[EntityPair]:
             if not type_pair_allowed(head.type, tail.type):
                 continue
             out.append(EntityPair(post_id=post.post_id, text=post.text, head=head, tail=tail, image=post.image))
+    if max_pairs is not None and len(out) > max_pairs:
+        out = sorted(out, key=lambda p: (_gap(p), p.head.start, p.tail.start))[:max_pairs]
     return out
 
 
 class EnumeratePairs(beam.DoFn):
-    def __init__(self):
+    def __init__(self, max_pairs: Optional[int] = DEFAULT_MAX_PAIRS_PER_POST):
+        self._max_pairs = max_pairs
         self._pairs = counters.counter(counters.PAIRS)
         self._no_pairs = counters.counter(counters.POSTS_WITHOUT_PAIRS)
+        self._cut = counters.counter(counters.PAIRS_BEYOND_BOUND)
+        self._cut_posts = counters.counter(counters.POSTS_AT_PAIR_BOUND)
 
     def process(self, post: Post) -> Iterable[EntityPair]:
         pairs = enumerate_pairs(post)
+        if self._max_pairs is not None and len(pairs) > self._max_pairs:
+            self._cut.inc(len(pairs) - self._max_pairs)
+            self._cut_posts.inc()
+            pairs = enumerate_pairs(post, self._max_pairs)
         if not pairs:
             self._no_pairs.inc()
         self._pairs.inc(len(pairs))

@@ -1,9 +1,16 @@
-"""Triples as Parquet, so results are usable without a graph database."""
+"""Triples as Parquet, so results are usable without a graph database, and the confidence cut
+that decides which of them reach the graph."""
 from __future__ import annotations
 
 import apache_beam as beam
 
+from mmkg.schemas.records import Triple
+from mmkg.transforms import counters
+
 from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
+
+# Chosen on the project's evaluation set for precision >= 0.8 (docs/evaluation.md).
+DEFAULT_MIN_CONFIDENCE = 0.5
 
 
 class WriteTriplesParquet(beam.PTransform):
@@ -21,3 +28,18 @@ class WriteTriplesParquet(beam.PTransform):
                 self._prefix + "triples", TRIPLE_SCHEMA, file_name_suffix=".parquet"
             )
         )
+
+
+class KeepConfident(beam.DoFn):
+    """The triples at or above ``min_confidence``; the others are counted (they stay in the
+    triples Parquet, so a user can choose another cut without a new run)."""
+
+    def __init__(self, min_confidence: float):
+        self._min = min_confidence
+        self._below = counters.counter(counters.TRIPLES_BELOW_MIN_CONFIDENCE)
+
+    def process(self, triple: Triple):
+        if triple.confidence >= self._min:
+            yield triple
+        else:
+            self._below.inc()

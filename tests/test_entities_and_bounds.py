@@ -1,0 +1,100 @@
+"""What reaches the graph as an entity and as a triple: the retweet prefix is provenance, junk
+spans are dropped with a reason, a post's pairs are bounded (nearest first, the rest counted),
+and the confidence cut keeps low triples out of the graph but in Parquet."""
+from __future__ import annotations
+
+import glob
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from mmkg.cli.run import main as run_main
+from mmkg.kg.rows import post_row
+from mmkg.ner.mentions import CUT_NAME, RETWEET_SOURCE, clean_mentions
+from mmkg.schemas.records import EntityMention, Post
+from mmkg.schemas.retweets import retweet_of
+from mmkg.transforms.pairs import enumerate_pairs
+
+TEXT = "RT @thehill : HE said Treaty of Versailles & amp ; Trump n't met Kim Jong Un in the US . Un"
+
+
+def m(surface, etype="PER", nth=1):
+    start = -1
+    for _ in range(nth):
+        start = TEXT.index(surface, start + 1)
+    return EntityMention(surface, start, start + len(surface), etype, "ner")
+
+
+def test_junk_spans_are_dropped_with_their_reason_and_names_are_kept():
+    kept, dropped = clean_mentions(TEXT, [m("RT @thehill", "ORG"), m("HE"), m("Treaty of", "MISC"), m("& amp", "ORG"),
+                                          m("Trump"), m("n't"), m("Kim Jong Un"), m("US", "LOC"), m("."),
+                                          m("Un", nth=2)])
+    assert [k.text for k in kept] == ["Trump", "Kim Jong Un", "US"]
+    reasons = {d.mention.text: d.reason for d in dropped}
+    assert reasons["RT @thehill"] == RETWEET_SOURCE and reasons["Treaty of"] == CUT_NAME
+    assert set(reasons) == {"RT @thehill", "HE", "Treaty of", "& amp", "n't", ".", "Un"}
+
+
+def test_a_span_cut_inside_a_word_is_extended_to_the_word():
+    start = TEXT.index("ersailles")
+    kept, dropped = clean_mentions(TEXT, [EntityMention("ersailles", start, start + 9, "MISC", "ner")])
+    assert not dropped and kept[0].text == "Versailles" and TEXT[kept[0].start:kept[0].end] == "Versailles"
+
+
+def test_the_retweet_source_is_kept_on_the_post_in_the_graph_rows():
+    assert retweet_of(TEXT) == "thehill" and retweet_of("Trump met Kim") is None
+    assert post_row(Post("p", TEXT))["retweet_of"] == "thehill"
+
+
+def test_pairs_of_a_post_are_bounded_nearest_first():
+    names = ["Ann Lee", "Bob Ray", "Cy Dunn", "Di Fox", "Ed Gray", "Flo Hart"]
+    text = " met ".join(names)
+    ents = tuple(EntityMention(n, text.index(n), text.index(n) + len(n), "PER") for n in names)
+    post = Post("p", text, entities=ents)
+    every = enumerate_pairs(post)
+    assert len(every) == 30
+    near = enumerate_pairs(post, max_pairs=10)
+    assert len(near) == 10
+    # The ten nearest: the five neighbouring pairs in both directions.
+    assert {frozenset((p.head.text, p.tail.text)) for p in near} == {frozenset(names[i:i + 2]) for i in range(5)}
+
+
+@pytest.fixture(scope="module")
+def raw_posts_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("raw")
+    posts = tmp / "posts.jsonl"
+    lines = [
+        {"id": "r1", "text": "RT @motorfans : Ferrari unveils its new car at the Goodwood Festival of Speed in England"},
+        {"id": "r2", "text": "Kim Jong Un and Donald Trump met in Singapore , says Moon Jae-in of South Korea"},
+        {"id": "r3", "text": "Serena Williams beat Venus Williams at Wimbledon in London , with Roger Federer , "
+                             "Rafael Nadal , Andy Murray and Novak Djokovic watching from the Royal Box"},
+    ]
+    posts.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    data = tmp / "data"
+    argv = ["--input", str(posts), "--llm", "none", "--data-dir", str(data), "--no-graph",
+            "--max-pairs-per-post", "12", "--min-confidence", "0.9"]
+    assert run_main(argv) == 0
+    return data
+
+
+def test_no_detected_entity_is_a_retweet_source_and_pairs_stay_bounded(raw_posts_run):
+    pairs = pq.read_table(glob.glob(str(raw_posts_run / "out" / "pairs-*.parquet"))).to_pylist()
+    assert pairs
+    assert not [p for p in pairs if p["head"].startswith("RT") or p["tail"].startswith("RT")
+                or "@motorfans" in (p["head"], p["tail"])]
+    per_post = {}
+    for p in pairs:
+        per_post[p["post_id"]] = per_post.get(p["post_id"], 0) + 1
+    assert max(per_post.values()) <= 12
+
+
+def test_the_confidence_cut_keeps_every_triple_in_parquet(raw_posts_run):
+    triples = pq.read_table(glob.glob(str(raw_posts_run / "out" / "triples-*.parquet"))).to_pylist()
+    # The cut is for the graph only: Parquet keeps the low ones for another cut later.
+    assert any(t["confidence"] < 0.9 for t in triples)
+
+
+def test_a_confidence_outside_zero_one_is_a_usage_error(tmp_path):
+    assert run_main(["--input", "examples/posts.jsonl", "--no-graph", "--min-confidence", "1.5",
+                     "--data-dir", str(tmp_path)]) == 2

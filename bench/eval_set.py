@@ -8,11 +8,20 @@ space). The annotation files hold no corpus text: every span is checked against 
     python -m bench.eval_set show LINE [LINE ...]   # a post: text, token offsets, MNRE gold pairs
     python -m bench.eval_set span LINE "Kim Jong Un" [--nth K]   # start/end of a substring
     python -m bench.eval_set check FILE [FILE ...]  # validate annotation files, print counts
+    python -m bench.eval_set posts OUT.jsonl         # the annotated posts as raw posts (no entities)
+    mmkg run --input OUT.jsonl --data-dir D --no-graph [flags]
+    python -m bench.eval_set score --data-dir D [--min-confidence P ...]   # precision, recall, F1
+
+Scoring: a triple is correct when its head and its tail each match an annotated mention of the
+post (same text after case-folding and dropping #/@, or one containing the other with the shorter
+at least 60 % of the longer) and the annotated fact with that label joins them (either direction
+for the symmetric labels). A triple whose head or tail matches no mention has a junk entity.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import glob
 import json
 import os
 import random
@@ -20,7 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, implied_types
+from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS, SYMMETRIC_RELATIONS, implied_types
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 VAL = "mnre/mnre_val.txt"
@@ -159,6 +168,93 @@ def default_annotation_files() -> List[str]:
     return sorted(os.path.join(ANNOTATIONS, f) for f in os.listdir(ANNOTATIONS) if f.endswith(".jsonl"))
 
 
+def _norm(name: str) -> str:
+    return " ".join(name.casefold().replace("#", " ").replace("@", " ").split())
+
+
+def _matches(predicted: str, annotated: str) -> bool:
+    a, b = _norm(predicted), _norm(annotated)
+    if not a or not b:
+        return False
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return short in long_ and len(short) >= 0.6 * len(long_)
+
+
+def post_id_of(line: int) -> str:
+    return f"eval-{line}"
+
+
+def write_posts(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], out: str) -> int:
+    """The annotated posts as mmkg input without entities: what a user's raw posts look like."""
+    with open(out, "w", encoding="utf-8") as f:
+        for a in annotations:
+            f.write(json.dumps({"id": post_id_of(a.line), "text": posts[a.line].text}) + "\n")
+    return len(annotations)
+
+
+def score(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], triples: Sequence[dict],
+          min_confidence: float = 0.0) -> dict:
+    """End-to-end precision, recall and F1 of facts, MNRE gold facts recovered, precision on the
+    pairs MNRE annotates, triples per post and the share with a junk entity."""
+    by_post = {post_id_of(a.line): a for a in annotations}
+    kept = [t for t in triples if t["post_id"] in by_post and t["confidence"] >= min_confidence]
+    correct, junk, found = 0, 0, set()
+    on_mnre_pairs = [0, 0]
+    for t in kept:
+        a = by_post[t["post_id"]]
+        text = posts[a.line].text
+        names = {m.id: text[m.start:m.end] for m in a.mentions}
+        heads = {i for i, n in names.items() if _matches(t["head"], n)}
+        tails = {i for i, n in names.items() if _matches(t["tail"], n)}
+        if not heads or not tails:
+            junk += 1
+        hit = None
+        for f in a.facts:
+            if f.relation != t["relation"]:
+                continue
+            if (f.head in heads and f.tail in tails) or (
+                    f.relation in SYMMETRIC_RELATIONS and f.head in tails and f.tail in heads):
+                hit = f
+                break
+        if hit is not None:
+            correct += 1
+            found.add((a.line, hit))
+        spans = {(text[hs:he], text[ts:te]) for (hs, he), _, (ts, te) in posts[a.line].gold}
+        if any(_matches(t["head"], h) and _matches(t["tail"], tl) for h, tl in spans):
+            on_mnre_pairs[0] += 1
+            on_mnre_pairs[1] += hit is not None
+    facts = sum(len(a.facts) for a in annotations)
+    gold = [(a.line, (h, rel, tl)) for a in annotations for h, rel, tl in posts[a.line].gold if rel != NO_RELATION]
+    recovered = 0
+    for line, ((hs, he), rel, (ts, te)) in gold:
+        text = posts[line].text
+        if any(t["post_id"] == post_id_of(line) and t["relation"] == rel and _matches(t["head"], text[hs:he])
+               and _matches(t["tail"], text[ts:te]) for t in kept):
+            recovered += 1
+    precision = correct / len(kept) if kept else 0.0
+    recall = len(found) / facts if facts else 0.0
+    return {
+        "min_confidence": min_confidence, "posts": len(annotations), "facts": facts, "triples": len(kept),
+        "correct": correct, "precision": precision, "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "mnre_gold_facts": len(gold), "mnre_gold_recovered": recovered / len(gold) if gold else 0.0,
+        "precision_on_mnre_pairs": on_mnre_pairs[1] / on_mnre_pairs[0] if on_mnre_pairs[0] else 0.0,
+        "triples_per_post": len(kept) / len(annotations) if annotations else 0.0,
+        "junk_entity_share": junk / len(kept) if kept else 0.0,
+    }
+
+
+def read_triples(data_dir: str) -> List[dict]:
+    import pyarrow.parquet as pq
+
+    files = glob.glob(os.path.join(data_dir, "out", "triples-*.parquet"))
+    if not files:
+        raise SystemExit(f"no triples Parquet under {data_dir}/out: run mmkg run --data-dir {data_dir} first")
+    return pq.read_table(files).to_pylist()
+
+
 def _show(posts: Dict[int, EvalPost], line: int) -> None:
     p = posts[line]
     print(f"== line {line}  ({p.file})")
@@ -181,6 +277,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sp.add_argument("--nth", type=int, default=1)
     ck = sub.add_parser("check")
     ck.add_argument("files", nargs="*")
+    ps = sub.add_parser("posts")
+    ps.add_argument("out")
+    sc = sub.add_parser("score")
+    sc.add_argument("--data-dir", required=True)
+    sc.add_argument("--min-confidence", type=float, nargs="*", default=[0.0, 0.3, 0.5, 0.7, 0.8, 0.9])
+    sc.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     posts = load_posts()
     if args.cmd == "sample":
@@ -199,6 +301,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{args.text!r} not found (occurrence {args.nth})", file=sys.stderr)
                 return 1
         print(json.dumps({"start": start, "end": start + len(args.text)}))
+    elif args.cmd == "posts":
+        n = write_posts(load_annotations(default_annotation_files(), posts), posts, args.out)
+        print(f"{n} posts written to {args.out}")
+    elif args.cmd == "score":
+        anns = load_annotations(default_annotation_files(), posts)
+        triples = read_triples(args.data_dir)
+        rows = [score(anns, posts, triples, p) for p in args.min_confidence]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(f"{len(anns)} annotated posts, {rows[0]['facts']} facts, {rows[0]['mnre_gold_facts']} MNRE gold facts")
+            print("| min conf | triples | /post | precision | recall | F1 | MNRE gold recovered | P on MNRE pairs | junk entity |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            for r in rows:
+                print(f"| {r['min_confidence']:.2f} | {r['triples']} | {r['triples_per_post']:.2f} | "
+                      f"{100 * r['precision']:.1f} | {100 * r['recall']:.1f} | {100 * r['f1']:.1f} | "
+                      f"{100 * r['mnre_gold_recovered']:.1f} | {100 * r['precision_on_mnre_pairs']:.1f} | "
+                      f"{100 * r['junk_entity_share']:.1f} |")
     else:
         anns = load_annotations(args.files or default_annotation_files(), posts)
         n_m = sum(len(a.mentions) for a in anns)

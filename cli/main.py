@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate-ner": ("mmkg.cli.evaluate_ner", "evaluate the NER student on a CoNLL split"),
     "calibrate": ("mmkg.cli.calibrate", "choose the LLM gating thresholds on a validation split"),
     "query": ("mmkg.cli.query", "query the knowledge graph"),
+    "audit": ("mmkg.cli.audit", "sample a run's triples for a person to judge, then score precision"),
 }
 
 

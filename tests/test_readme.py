@@ -23,6 +23,8 @@ HOW = [
     (r"^python3 -m venv \.venv && .*pytest", "not run: it installs and runs this very suite"),
     (r"^python3 -m venv \.venv && .*mmkg run --input examples/posts\.jsonl$", "local: after the install"),
     (r"^mmkg query ", "local"),
+    (r"^mmkg audit sample ", "local"),
+    (r"^mmkg audit score ", "not run: needs a person's marks (tests/test_audit.py scores a marked sheet)"),
     (r"^mmkg train ", "not run: trains for half an hour (tests/test_guide_train.py trains a tiny one)"),
     (r"my-guide", "not run: needs the checkpoint the train command makes"),
     (r"^mmkg train-ner ", "not run: trains for 52 minutes (tests/test_ner_student.py trains a tiny one)"),

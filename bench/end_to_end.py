@@ -116,7 +116,7 @@ def detect_in_process(flags: List[str], texts: List[str]):
     """Character spans with types, as the run with these flags detects them (the same settings,
     read by the same option parser), for the type-filter table."""
     from mmkg.pipeline.options import MmkgOptions, ner_from_options
-    from mmkg.transforms.ner_student import mentions_from_spans
+    from mmkg.ner.mentions import mentions_from_spans
 
     ner = ner_from_options(MmkgOptions(flags))
     if ner.spacy is not None:

@@ -63,9 +63,16 @@ def parse_args(argv: Optional[Sequence[str]]) -> TrainSettings:
                     help="typed entity markers: head and tail typed by the NER student (--ner-checkpoint)")
     ap.add_argument("--ner-checkpoint", default=None, help="NER student that types the pairs (default: the shipped one)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--candidate-negatives", type=float, default=0.0,
+                    help="share (0..1) of the training posts' unannotated candidate pairs (as the pipeline "
+                         "enumerates them with the NER student) added as None examples")
     args = ap.parse_args(argv)
     if not 0.0 <= args.distill_weight <= 1.0 or args.distill_temperature <= 0:
         ap.error("--distill-weight must lie in [0, 1] and --distill-temperature be positive")
+    if not 0.0 <= args.candidate_negatives <= 1.0:
+        ap.error("--candidate-negatives must lie in [0, 1]")
+    if args.candidate_negatives and args.teacher:
+        ap.error("--candidate-negatives and --teacher cannot be combined: the teacher's targets cover the MNRE pairs only")
     try:
         MrdaConfig.parse(args.mrda)
     except ValueError as e:  # a typo in the spec is the user's, so it gets usage, not a traceback

@@ -22,13 +22,13 @@ from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, Pi
 
 from mmkg.guide.settings import GuideSettings
 from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
+from mmkg.ner.pairs import DEFAULT_MAX_PAIRS_PER_POST
 from mmkg.ner.settings import NER_CONVENTIONS, NER_DEFAULT, SPACY_PREFIX, NerSettings
 from mmkg.refiner.settings import LlmSettings
 from mmkg.runners.checks import WorkerServices
 from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
 from mmkg.transforms.graph_writer import DEFAULT_BATCH_SIZE as WRITE_GRAPH_BATCH_SIZE
-from mmkg.transforms.pairs import DEFAULT_MAX_PAIRS_PER_POST
 from mmkg.transforms.triple_sink import DEFAULT_MIN_CONFIDENCE
 
 DEFAULT_DATA_DIR = "./mmkg-data"

@@ -12,9 +12,9 @@ import pytest
 from mmkg.cli.run import main as run_main
 from mmkg.kg.rows import post_row
 from mmkg.ner.mentions import CUT_NAME, RETWEET_SOURCE, clean_mentions
+from mmkg.ner.pairs import enumerate_pairs
 from mmkg.schemas.records import EntityMention, Post
 from mmkg.schemas.retweets import retweet_of
-from mmkg.transforms.pairs import enumerate_pairs
 
 TEXT = "RT @thehill : HE said Treaty of Versailles & amp ; Trump n't met Kim Jong Un in the US . Un"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from mmkg.ner.pairs import enumerate_pairs, type_pair_allowed
 from mmkg.schemas.records import AnnotatedPair, EntityMention, Post
 from mmkg.schemas.relations import (
     NO_RELATION,
@@ -14,7 +15,6 @@ from mmkg.schemas.relations import (
     relation_type_name,
 )
 from mmkg.transforms.ner_spacy import detect_entities, load_spacy
-from mmkg.transforms.pairs import enumerate_pairs, type_pair_allowed
 from tests.conftest import mnre_path
 
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from mmkg.cli import evaluate
 from mmkg.guide.scorer import Guide, predict_pairs
 from mmkg.ner.data import read_conll
 from mmkg.ner.tagger import NerStudent
-from mmkg.cli import evaluate
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.runtime.precision import cpu_has_native_bf16, resolve_precision
 from mmkg.schemas.mnre_split import read_mnre

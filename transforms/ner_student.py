@@ -11,28 +11,10 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
+from mmkg.ner.mentions import mentions_from_spans
 from mmkg.ner.settings import NerSettings
-from mmkg.ner.tokens import tokenize
-from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention, Post
+from mmkg.schemas.records import Post
 from mmkg.transforms import counters
-
-
-def mentions_from_spans(text: str, spans, candidates=(), mentions: bool = False) -> tuple:
-    """The student's spans (source ``ner``), then its extra candidates and, with ``mentions``,
-    the @mentions it left untagged, but for a retweet's source (source ``ner-candidate``; the graph records those only
-    where a triple uses them)."""
-    out = [EntityMention(text=text[s:e], start=s, end=e, type=t, source=NER) for s, e, t in spans]
-    out += [EntityMention(text=text[s:e], start=s, end=e, type=t, source=NER_CANDIDATE) for s, e, t in candidates]
-    if mentions:
-        taken = {(m.start, m.end) for m in out}
-        words = tokenize(text)
-        for i, w in enumerate(words):
-            # "RT @user:" names who retweeted, not what the post is about: on MNRE val 859 of the
-            # 1,053 @mentions are such sources and 4 of the 45 gold facts with a mention use one.
-            retweet_source = i > 0 and words[i - 1].text.upper() == "RT"
-            if w.text.startswith("@") and len(w.text) > 1 and not retweet_source and (w.start, w.end) not in taken:
-                out.append(EntityMention(text=w.text, start=w.start, end=w.end, type=None, source=NER_CANDIDATE))
-    return tuple(out)
 
 
 class _OnFirstBatch:

@@ -51,4 +51,7 @@ class TrainSettings:
     typed_markers: bool = False  # typed entity markers: head and tail typed by the NER student (--ner-checkpoint)
     ner_checkpoint: Optional[str] = None  # NER student that types the pairs (default: the shipped one)
     quiet: bool = False  # no progress bar
+    # Share (0..1) of the unannotated candidate pairs of the training posts (guide.training.candidates)
+    # added as None examples; 0: MNRE's annotated pairs alone. Uses --ner-checkpoint's student.
+    candidate_negatives: float = 0.0
     command: str = "mmkg train"  # the command line, recorded in the checkpoint

@@ -27,6 +27,7 @@ from mmkg.guide.metrics import best_global_offset, summary
 from mmkg.guide.model import forward_pairs
 from mmkg.guide.ner_types import type_pairs
 from mmkg.guide.scorer import logits_in_order
+from mmkg.guide.training.candidates import sample_share, student_detector, unannotated_candidates
 from mmkg.guide.training.mrda import Augmenter, MrdaConfig, build_inventory
 from mmkg.guide.training.settings import TrainSettings
 from mmkg.guide.training.teacher import load as load_teacher
@@ -94,9 +95,10 @@ class Trainer:
     :meth:`run` looping over them with early stopping on validation micro-F1."""
 
     def __init__(self, settings: TrainSettings, train: List[EntityPair], val: List[EntityPair],
-                 typed_by: Optional[Dict[str, str]] = None):
+                 typed_by: Optional[Dict[str, str]] = None, candidates: Optional[Dict[str, Any]] = None):
         """``typed_by``: the NER student that typed ``train`` and ``val`` (typed markers), or None."""
         self.settings, self.train, self.val = settings, train, val
+        self.candidates = candidates  # how unannotated candidate pairs were added (None: not)
         args = settings
         self.typed_by = typed_by
         self.typed_markers = typed_by is not None
@@ -216,6 +218,7 @@ class Trainer:
             "thresholds": thresholds,
             "loss": {"name": args.loss, "tau": args.tau if args.loss == "ftl" else None},
             "mrda": self.mrda.describe(),
+            "candidate_negatives": self.candidates,
             "distillation": ({"teacher": args.teacher, "weight": args.distill_weight,
                               "temperature": args.distill_temperature} if args.teacher else None),
             "training": {
@@ -292,7 +295,17 @@ def train_guide(settings: TrainSettings) -> Dict[str, Any]:
         untyped = sum(p.head.type is None or p.tail.type is None for p in train)
         print(f"typed by {student.version} ({student.convention}): {untyped} of {len(train)} train pairs have an untyped side",
               file=sys.stderr)
-    trainer = Trainer(settings, train, val, typed_by)
+    candidates = None
+    if settings.candidate_negatives > 0:
+        student = NerStudent(settings.ner_checkpoint, settings.device)
+        every = unannotated_candidates(train, student_detector(student))
+        extra = sample_share(every, settings.candidate_negatives, settings.seed)
+        candidates = {"share": settings.candidate_negatives, "unannotated": len(every), "added": len(extra),
+                      "ner": student.version, "convention": student.convention}
+        print(f"candidate negatives: {len(extra)} of {len(every)} unannotated candidate pairs of "
+              f"{len({p.post_id for p in train})} training posts (NER {student.version})", file=sys.stderr)
+        train = train + extra
+    trainer = Trainer(settings, train, val, typed_by, candidates)
     print(f"train {len(train)} pairs, val {len(val)} pairs, device {trainer.device}, threads {torch.get_num_threads()}",
           file=sys.stderr)
     return trainer.run()

@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--by", choices=("label", "confidence"), default=None, help="stratify the sample")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None, help="folder of the sheet (default: DATA_DIR/audit)")
+    s.add_argument("--min-confidence", type=float, default=0.0,
+                   help="only triples at or above this confidence (the run's graph cut, e.g. 0.5); "
+                   "default: every triple in DATA_DIR/out")
+    s.add_argument("--no-graph", action="store_true",
+                   help="do not open the graph (the sheet then shows no post text or image)")
     add_graph_flags(s)
     c = sub.add_parser("score", help="precision of a judged sheet, with Wilson 95 %% intervals")
     c.add_argument("sheet", help="the audit.csv with its correct column filled in (y/n)")
@@ -30,7 +35,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _post_texts(args, post_ids: Sequence[str]) -> Dict[str, Tuple[str, Optional[str]]]:
-    """Post text and image path from the graph; empty when the run wrote none (--no-graph)."""
+    """Post text and image path from the graph; empty when the run wrote none (`mmkg run
+    --no-graph`) or it cannot be reached (said on stderr: the sheet is still worth having)."""
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    if args.no_graph:
+        return {}
+    try:
+        return _graph_posts(args, post_ids)
+    except (DriverError, Neo4jError) as e:
+        print(f"mmkg audit: no post texts or images, the graph did not answer: {e}", file=sys.stderr)
+        return {}
+
+
+def _graph_posts(args, post_ids: Sequence[str]) -> Dict[str, Tuple[str, Optional[str]]]:
     explicit = graph_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
     if explicit is None and not os.path.isdir(os.path.join(args.data_dir, GRAPH_SUBDIR, "databases", DATABASE)):
         return {}
@@ -51,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.cmd == "sample":
             if args.n < 1:
                 raise AuditError("--n must be at least 1")
-            rows = sample(read_triples(args.data_dir), args.n, args.by, args.seed)
+            rows = sample(read_triples(args.data_dir, args.min_confidence), args.n, args.by, args.seed)
             try:
                 posts = _post_texts(args, sorted({r["post_id"] for r in rows}))
             except StoreBusyError as e:
@@ -65,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise AuditError(f"{args.sheet}: no row is marked yet (column correct: y or n)")
         table = precision_table(marked)
         if args.json:
-            print(json.dumps({"rows": table, "blank": blank}, indent=2))
+            print(json.dumps({"judged": len(marked), "blank": blank, "rows": table}, indent=2))
             return 0
         print(f"{len(marked)} judged triples ({blank} left blank, not counted)")
         print(f"{'by':<11} {'group':<32} {'n':>4} {'ok':>4} {'precision':>9}  95 % (Wilson)")

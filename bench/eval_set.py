@@ -194,37 +194,42 @@ def write_posts(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], o
     return len(annotations)
 
 
-def score(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], triples: Sequence[dict],
-          min_confidence: float = 0.0) -> dict:
-    """End-to-end precision, recall and F1 of facts, MNRE gold facts recovered, precision on the
-    pairs MNRE annotates, triples per post and the share with a junk entity."""
+def judge(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], triples: Sequence[dict]):
+    """(triple, correct, junk entity, the fact it hits or None) for each triple of an annotated post."""
     by_post = {post_id_of(a.line): a for a in annotations}
-    kept = [t for t in triples if t["post_id"] in by_post and t["confidence"] >= min_confidence]
-    correct, junk, found = 0, 0, set()
-    on_mnre_pairs = [0, 0]
-    for t in kept:
-        a = by_post[t["post_id"]]
+    out = []
+    for t in triples:
+        a = by_post.get(t["post_id"])
+        if a is None:
+            continue
         text = posts[a.line].text
         names = {m.id: text[m.start:m.end] for m in a.mentions}
         heads = {i for i, n in names.items() if _matches(t["head"], n)}
         tails = {i for i, n in names.items() if _matches(t["tail"], n)}
-        if not heads or not tails:
-            junk += 1
-        hit = None
-        for f in a.facts:
-            if f.relation != t["relation"]:
-                continue
-            if (f.head in heads and f.tail in tails) or (
-                    f.relation in SYMMETRIC_RELATIONS and f.head in tails and f.tail in heads):
-                hit = f
-                break
-        if hit is not None:
-            correct += 1
-            found.add((a.line, hit))
-        spans = {(text[hs:he], text[ts:te]) for (hs, he), _, (ts, te) in posts[a.line].gold}
+        hit = next((f for f in a.facts if f.relation == t["relation"] and (
+            (f.head in heads and f.tail in tails)
+            or (f.relation in SYMMETRIC_RELATIONS and f.head in tails and f.tail in heads))), None)
+        out.append((t, hit is not None, not heads or not tails, (a.line, hit) if hit else None))
+    return out
+
+
+def score(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], triples: Sequence[dict],
+          min_confidence: float = 0.0) -> dict:
+    """End-to-end precision, recall and F1 of facts, MNRE gold facts recovered, precision on the
+    pairs MNRE annotates, triples per post and the share with a junk entity."""
+    judged = [j for j in judge(annotations, posts, triples) if j[0]["confidence"] >= min_confidence]
+    kept = [j[0] for j in judged]
+    correct = sum(j[1] for j in judged)
+    junk = sum(j[2] for j in judged)
+    found = {j[3] for j in judged if j[3]}
+    on_mnre_pairs = [0, 0]
+    lines = {post_id_of(a.line): a.line for a in annotations}
+    for t, ok, _, _ in judged:
+        text = posts[lines[t["post_id"]]].text
+        spans = {(text[hs:he], text[ts:te]) for (hs, he), _, (ts, te) in posts[lines[t["post_id"]]].gold}
         if any(_matches(t["head"], h) and _matches(t["tail"], tl) for h, tl in spans):
             on_mnre_pairs[0] += 1
-            on_mnre_pairs[1] += hit is not None
+            on_mnre_pairs[1] += ok
     facts = sum(len(a.facts) for a in annotations)
     gold = [(a.line, (h, rel, tl)) for a in annotations for h, rel, tl in posts[a.line].gold if rel != NO_RELATION]
     recovered = 0
@@ -255,6 +260,102 @@ def read_triples(data_dir: str) -> List[dict]:
     return pq.read_table(files).to_pylist()
 
 
+def _restrict(annotations: List[Annotation], posts_file: Optional[str]) -> List[Annotation]:
+    if not posts_file:
+        return annotations
+    with open(posts_file, encoding="utf-8") as f:
+        ids = {json.loads(line)["id"] for line in f if line.strip()}
+    return [a for a in annotations if post_id_of(a.line) in ids]
+
+
+def paired_bootstrap(annotations, posts, runs, min_confidence: float = 0.0, samples: int = 2000, seed: int = 0):
+    """B - A for precision, recall and F1 over posts resampled with replacement (the same resample
+    for both runs): mean and 95 % interval of each difference."""
+    per_post = []
+    judged = [judge(annotations, posts, [t for t in run if t["confidence"] >= min_confidence]) for run in runs]
+    for a in annotations:
+        pid = post_id_of(a.line)
+        row = [len(a.facts)]
+        for j in judged:
+            mine = [x for x in j if x[0]["post_id"] == pid]
+            row += [len(mine), sum(x[1] for x in mine), len({x[3] for x in mine if x[3]})]
+        per_post.append(row)
+    rng = random.Random(seed)
+
+    def metrics(rows, k):
+        facts = sum(r[0] for r in rows)
+        n, ok, found = (sum(r[1 + 3 * k + i] for r in rows) for i in range(3))
+        p, rec = (ok / n if n else 0.0), (found / facts if facts else 0.0)
+        return p, rec, (2 * p * rec / (p + rec) if p + rec else 0.0)
+
+    diffs = []
+    for _ in range(samples):
+        rows = [per_post[rng.randrange(len(per_post))] for _ in per_post]
+        a, b = metrics(rows, 0), metrics(rows, 1)
+        diffs.append([b[i] - a[i] for i in range(3)])
+    out = {}
+    for i, name in enumerate(("precision", "recall", "f1")):
+        d = sorted(x[i] for x in diffs)
+        out[name] = {"a": metrics(per_post, 0)[i], "b": metrics(per_post, 1)[i],
+                     "diff": metrics(per_post, 1)[i] - metrics(per_post, 0)[i],
+                     "low": d[int(0.025 * samples)], "high": d[int(0.975 * samples) - 1]}
+    return out
+
+
+def _compare(args, posts) -> int:
+    if len(args.data_dir) != 2:
+        raise SystemExit("compare takes two --data-dir")
+    anns = _restrict(load_annotations(default_annotation_files(), posts), args.posts)
+    res = paired_bootstrap(anns, posts, [read_triples(d) for d in args.data_dir], args.min_confidence, args.samples)
+    print(f"A = {args.data_dir[0]}, B = {args.data_dir[1]}; {len(anns)} posts resampled {args.samples} times; "
+          f"cut {args.min_confidence}")
+    print("| metric | A | B | B - A | 95 % interval |\n|---|---|---|---|---|")
+    for name, r in res.items():
+        print(f"| {name} | {100 * r['a']:.1f} | {100 * r['b']:.1f} | {100 * r['diff']:+.1f} | "
+              f"[{100 * r['low']:+.1f}, {100 * r['high']:+.1f}] |")
+    return 0
+
+
+def _calibrate(args, posts: Dict[int, EvalPost]) -> int:
+    """Platt scaling of the guide's confidence on the judged triples of a run: the reliability
+    table and ECE before, after (two-fold by post: fitted on one half, read on the other), and the
+    map fitted on all, composed with the checkpoint's current map (the run's confidences went
+    through it)."""
+    from mmkg.guide.confidence import (ConfidenceMap, expected_calibration_error, fit_platt, load_map, reliability,
+                                      save_map, weights_sha256)
+
+    anns = _restrict(load_annotations(default_annotation_files(), posts), args.posts)
+    judged = [(j[0]["confidence"], j[1], j[0]["post_id"]) for j in judge(anns, posts, read_triples(args.data_dir))
+              if j[0].get("decided_by", "guide") == "guide"]
+    probs, ok = [p for p, _, _ in judged], [c for _, c, _ in judged]
+    held_out = [0.0] * len(judged)
+    for fold in (0, 1):
+        train = [i for i, (_, _, pid) in enumerate(judged) if int(pid.split("-")[1]) % 2 != fold]
+        test = [i for i, (_, _, pid) in enumerate(judged) if int(pid.split("-")[1]) % 2 == fold]
+        fold_map = ConfidenceMap(*fit_platt([probs[i] for i in train], [ok[i] for i in train]))
+        for i in test:
+            held_out[i] = fold_map(probs[i])
+    for name, ps in (("as the run stated it", probs), ("Platt, two-fold held out", held_out)):
+        print(f"\nconfidence {name}: ECE {expected_calibration_error(ps, ok):.3f} over {len(ps)} triples")
+        print("| confidence | triples | mean confidence | correct |\n|---|---|---|---|")
+        for r in reliability(ps, ok):
+            print(f"| {r['from']:.1f}-{r['to']:.1f} | {r['n']} | {r['confidence']:.2f} | {r['correct']:.2f} |")
+    a, b = fit_platt(probs, ok)
+    current = load_map(args.checkpoint)
+    cmap = current.then(a, b)
+    import dataclasses as _dc
+
+    cmap = _dc.replace(cmap, fitted_on=f"{len(anns)} posts of {VAL} (bench/annotations)", triples=len(judged),
+                       guide_weights_sha256=weights_sha256(args.checkpoint))
+    print(f"\nmap: sigmoid({cmap.a:.3f} * logit(p) + {cmap.b:.3f})")
+    if args.write:
+        report = {"ece_before": expected_calibration_error(probs, ok),
+                  "ece_two_fold": expected_calibration_error(held_out, ok),
+                  "command": "python -m bench.eval_set calibrate " + " ".join(sys.argv[2:])}
+        print("written", save_map(args.checkpoint, cmap, report))
+    return 0
+
+
 def _show(posts: Dict[int, EvalPost], line: int) -> None:
     p = posts[line]
     print(f"== line {line}  ({p.file})")
@@ -283,6 +384,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sc.add_argument("--data-dir", required=True)
     sc.add_argument("--min-confidence", type=float, nargs="*", default=[0.0, 0.3, 0.5, 0.7, 0.8, 0.9])
     sc.add_argument("--json", action="store_true")
+    sc.add_argument("--posts", default=None, help="only the posts of this input file (the run's)")
+    cp = sub.add_parser("compare")
+    cp.add_argument("--data-dir", action="append", required=True, help="two runs over the same posts (A then B)")
+    cp.add_argument("--posts", default=None)
+    cp.add_argument("--min-confidence", type=float, default=0.0)
+    cp.add_argument("--samples", type=int, default=2000)
+    cb = sub.add_parser("calibrate")
+    cb.add_argument("--data-dir", required=True, help="a run over `posts`, with the checkpoint to calibrate")
+    cb.add_argument("--checkpoint", default=None, help="the run's guide checkpoint (default: the shipped one)")
+    cb.add_argument("--posts", default=None)
+    cb.add_argument("--write", action="store_true", help="write confidence.json beside the checkpoint")
     args = ap.parse_args(argv)
     posts = load_posts()
     if args.cmd == "sample":
@@ -304,8 +416,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     elif args.cmd == "posts":
         n = write_posts(load_annotations(default_annotation_files(), posts), posts, args.out)
         print(f"{n} posts written to {args.out}")
+    elif args.cmd == "calibrate":
+        return _calibrate(args, posts)
+    elif args.cmd == "compare":
+        return _compare(args, posts)
     elif args.cmd == "score":
-        anns = load_annotations(default_annotation_files(), posts)
+        anns = _restrict(load_annotations(default_annotation_files(), posts), args.posts)
         triples = read_triples(args.data_dir)
         rows = [score(anns, posts, triples, p) for p in args.min_confidence]
         if args.json:

@@ -7,6 +7,7 @@ from typing import Dict, Optional
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
+from mmkg.guide.confidence import IDENTITY, load_map
 from mmkg.kg.settings import GraphSettings
 from mmkg.pipeline.options import RunSettings
 from mmkg.refiner.gate_store import Stage2
@@ -19,7 +20,7 @@ from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
-from mmkg.transforms.triple_sink import KeepConfident, WriteTriplesParquet
+from mmkg.transforms.triple_sink import CalibrateConfidence, KeepConfident, WriteTriplesParquet
 
 
 def build(
@@ -53,6 +54,9 @@ def build(
     triples = scores | "Decide" >> Decide(
         stage2.llm, gating=stage2.gating, top_k=settings.guide.top_k, off_reason=stage2.off_reason
     )
+    cmap = load_map(settings.guide.checkpoint)
+    if cmap != IDENTITY:
+        triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(cmap))
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     if graph is not None:
         confident = triples | "KeepConfident" >> beam.ParDo(KeepConfident(settings.min_confidence))

@@ -2,9 +2,12 @@
 that decides which of them reach the graph."""
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 
-from mmkg.schemas.records import Triple
+from mmkg.guide.confidence import ConfidenceMap
+from mmkg.schemas.records import DECIDED_BY, Triple
 from mmkg.transforms import counters
 
 from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
@@ -43,3 +46,17 @@ class KeepConfident(beam.DoFn):
             yield triple
         else:
             self._below.inc()
+
+
+class CalibrateConfidence(beam.DoFn):
+    """The guide's confidence as a probability (guide.confidence: the map fitted for this
+    checkpoint on the evaluation set). An LLM's decisions keep theirs: the map was fitted on the
+    guide's."""
+
+    def __init__(self, cmap: ConfidenceMap):
+        self._map = cmap
+
+    def process(self, triple: Triple):
+        if triple.decided_by == DECIDED_BY[0]:
+            triple = dataclasses.replace(triple, confidence=self._map(triple.confidence))
+        yield triple

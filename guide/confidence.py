@@ -10,7 +10,6 @@ the weights' sha256, like the refiner's gate; torch-free, so a run reads it whil
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmkg.guide.settings import DEFAULT_CHECKPOINT
-from mmkg.runtime.checkpoint_files import WEIGHTS
+from mmkg.runtime.checkpoint_files import weights_sha256 as checkpoint_weights_sha256
 
 CONFIDENCE_FILE = "confidence.json"
 _EPS = 1e-6
@@ -95,14 +94,7 @@ def expected_calibration_error(probs: Sequence[float], correct: Sequence[bool], 
 
 
 def weights_sha256(checkpoint_dir: Optional[str]) -> str:
-    path = os.path.join(checkpoint_dir or DEFAULT_CHECKPOINT, WEIGHTS)
-    if not os.path.exists(path):
-        return ""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return checkpoint_weights_sha256(checkpoint_dir or DEFAULT_CHECKPOINT)
 
 
 def load_map(checkpoint_dir: Optional[str]) -> ConfidenceMap:

@@ -4,7 +4,6 @@ for a run. The checkpoint folder is the caller's; None means the shipped guide."
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -14,23 +13,15 @@ from typing import Any, Dict, Optional
 from mmkg.guide.settings import DEFAULT_CHECKPOINT
 from mmkg.refiner.gate import Gating
 from mmkg.refiner.settings import LlmSettings
-from mmkg.runtime.checkpoint_files import WEIGHTS
+from mmkg.runtime.checkpoint_files import weights_sha256
 
 _LOG = logging.getLogger("mmkg.refiner")
 GATING_FILE = "gating.json"
 
 
 def weights_digest(checkpoint_dir: Optional[str]) -> str:
-    """sha256 of the checkpoint's weights file ("" when absent): ties a calibration to the exact
-    guide it was made with."""
-    path = os.path.join(checkpoint_dir or DEFAULT_CHECKPOINT, WEIGHTS)
-    if not os.path.exists(path):
-        return ""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """sha256 of the guide's weights: ties a calibration to the exact guide it was made with."""
+    return weights_sha256(checkpoint_dir or DEFAULT_CHECKPOINT)
 
 
 def gating_path(checkpoint_dir: Optional[str]) -> str:

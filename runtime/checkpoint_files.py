@@ -3,6 +3,7 @@
 by runtime.checkpoint_io)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any, Dict
@@ -23,3 +24,16 @@ def read_checkpoint_config(directory: str, fmt: str, kind: str) -> Dict[str, Any
     if config.get("format") != fmt:
         raise ValueError(f"{path}: not {kind} checkpoint (format {config.get('format')!r}, expected {fmt!r})")
     return config
+
+
+def weights_sha256(directory: str) -> str:
+    """sha256 of a checkpoint's weights file ("" when absent): ties what was fitted or calibrated
+    with a model (the refiner's gate, the confidence map) to those exact weights."""
+    path = os.path.join(directory, WEIGHTS)
+    if not os.path.exists(path):
+        return ""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

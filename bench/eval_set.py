@@ -15,7 +15,7 @@ space). The annotation files hold no corpus text: every span is checked against 
 Scoring: a triple is correct when its head and its tail each match an annotated mention of the
 post (same text after case-folding and dropping #/@, or one containing the other with the shorter
 at least 60 % of the longer) and the annotated fact with that label joins them (either direction
-for the symmetric labels). A triple whose head or tail matches no mention has a junk entity.
+for the symmetric labels and for contain and parent, whose definitions name both directions). A triple whose head or tail matches no mention has a junk entity.
 """
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ VAL = "mnre/mnre_val.txt"
 SAMPLE_SEED = 23
 SAMPLE_SIZE = 300
 ANNOTATIONS = os.path.join(os.path.dirname(__file__), "annotations")
+# Labels a triple may state in either direction: the symmetric ones, and two whose definitions
+# (schemas.relations.DEFINITIONS) name both directions: "contains or is contained in", "a parent
+# (or child) of".
+DIRECTION_FREE = SYMMETRIC_RELATIONS | {"/loc/loc/contain", "/per/per/parent"}
 
 
 @dataclass
@@ -208,7 +212,7 @@ def judge(annotations: Sequence[Annotation], posts: Dict[int, EvalPost], triples
         tails = {i for i, n in names.items() if _matches(t["tail"], n)}
         hit = next((f for f in a.facts if f.relation == t["relation"] and (
             (f.head in heads and f.tail in tails)
-            or (f.relation in SYMMETRIC_RELATIONS and f.head in tails and f.tail in heads))), None)
+            or (f.relation in DIRECTION_FREE and f.head in tails and f.tail in heads))), None)
         out.append((t, hit is not None, not heads or not tails, (a.line, hit) if hit else None))
     return out
 

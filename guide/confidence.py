@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmkg.guide.settings import DEFAULT_CHECKPOINT
+from mmkg.runtime.checkpoint_files import CONFIG
 from mmkg.runtime.checkpoint_files import weights_sha256 as checkpoint_weights_sha256
 
 CONFIDENCE_FILE = "confidence.json"
@@ -109,6 +110,18 @@ def load_map(checkpoint_dir: Optional[str]) -> ConfidenceMap:
     if cmap.guide_weights_sha256 and cmap.guide_weights_sha256 != weights_sha256(checkpoint_dir):
         return IDENTITY
     return cmap
+
+
+def confidence_maps(checkpoint_dirs) -> Dict[str, ConfidenceMap]:
+    """Model version -> its map, for the checkpoints that have one (a triple names the version of
+    the guide that scored it)."""
+    out = {}
+    for d in checkpoint_dirs:
+        cmap = load_map(d)
+        if cmap != IDENTITY:
+            with open(os.path.join(d, CONFIG), encoding="utf-8") as f:
+                out[json.load(f).get("version") or ""] = cmap
+    return out
 
 
 def save_map(checkpoint_dir: Optional[str], cmap: ConfidenceMap, report: Optional[dict] = None) -> str:

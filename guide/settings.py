@@ -6,15 +6,19 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-# The shipped guide, beside this module (the package data of mmkg.guide).
-DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints", "guide-default")
+# The shipped guides, beside this module (the package data of mmkg.guide): one for the pairs an
+# input annotates (MNRE's; the benchmark's guide), one trained on candidate pairs as the pipeline
+# enumerates them from raw posts (docs/guide.md, "A guide for candidate pairs").
+_HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checkpoints")
+DEFAULT_CHECKPOINT = os.path.join(_HERE, "guide-default")
+CANDIDATES_CHECKPOINT = os.path.join(_HERE, "guide-candidates")
 
 
 @dataclass(frozen=True)
 class GuideSettings:
     """Stage 1 of a run."""
 
-    checkpoint: Optional[str] = None  # None: the shipped checkpoint
+    checkpoint: Optional[str] = None  # None: the shipped checkpoints (below); a path: for every pair
     device: str = "auto"  # auto, cpu or cuda[:N]
     precision: str = "auto"  # auto, fp32, bf16, fp16 (see runtime.precision)
     batch_size: int = 128  # most pairs RunInference hands the model at once
@@ -26,3 +30,13 @@ class GuideSettings:
     # and how many model-running workers share one machine (0: one per core).
     torch_threads: int = 0
     workers_per_machine: int = 1
+
+    @property
+    def for_given_pairs(self) -> str:
+        """The checkpoint that scores pairs the input annotates."""
+        return self.checkpoint or DEFAULT_CHECKPOINT
+
+    @property
+    def for_candidate_pairs(self) -> str:
+        """The checkpoint that scores the pairs enumerated from a post's detected entities."""
+        return self.checkpoint or CANDIDATES_CHECKPOINT

@@ -63,6 +63,10 @@ RETURN o.name AS head, type(r) AS relation, e.name AS tail, r.confidence AS conf
 def entity_relations(driver, name: str, database: Optional[str] = None) -> Rows:
     """Every relation the entity takes part in (any type), best supported first."""
     keys, rows = run_cypher(driver, _ENTITY_RELATIONS, {"norm": normalise_name(name)}, database)
+    if not rows:
+        # The embedded store names no columns for an empty result (Neo4j does): an entity with no
+        # relation in the graph (e.g. all of its triples below --min-confidence) is not an error.
+        return ["head", "relation", "tail", "confidence", "decided_by", "posts"], []
     conf = keys.index("confidence")
     rows.sort(key=lambda r: (-(r[conf] or 0.0), [str(v) for v in r]))
     return keys, rows

@@ -2,12 +2,13 @@
 the caller (pipeline.run) has already resolved the graph store and the LLM endpoint."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Optional
 
 import apache_beam as beam
 from apache_beam.pvalue import PCollection
 
-from mmkg.guide.confidence import IDENTITY, load_map
+from mmkg.guide.confidence import confidence_maps
 from mmkg.kg.settings import GraphSettings
 from mmkg.pipeline.options import RunSettings
 from mmkg.refiner.gate_store import Stage2
@@ -21,6 +22,10 @@ from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
 from mmkg.transforms.triple_sink import CalibrateConfidence, KeepConfident, WriteTriplesParquet
+
+
+def _pair_origin(post, _n: int) -> int:
+    return 0 if post.pairs is not None else 1
 
 
 def build(
@@ -39,7 +44,12 @@ def build(
     prefix = settings.output_prefix
     read = p | "ReadPosts" >> ReadPosts(settings.input, settings.input_format, settings.read)
     posts = read[POSTS] | "DetectEntities" >> DetectEntities(settings.ner)
-    pairs = posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs(settings.max_pairs_per_post))
+    # Pairs an input annotates (MNRE's) and pairs enumerated from detected entities are scored by
+    # the guide trained for each: the benchmark's pairs and raw posts' candidates differ.
+    given_posts, raw_posts = posts | "ByPairOrigin" >> beam.Partition(_pair_origin, 2)
+    given = given_posts | "GivenPairs" >> beam.ParDo(EnumeratePairs(settings.max_pairs_per_post))
+    candidates = raw_posts | "EnumeratePairs" >> beam.ParDo(EnumeratePairs(settings.max_pairs_per_post))
+    pairs = (given, candidates) | "AllPairs" >> beam.Flatten()
     dead_letters = [read[DEAD]]
 
     _ = (
@@ -47,16 +57,20 @@ def build(
         | "PairRows" >> beam.Map(pair_to_row)
         | "WritePairs" >> beam.io.WriteToParquet(prefix + "pairs", PAIR_SCHEMA, file_name_suffix=".parquet")
     )
-    scores = pairs | "Guide" >> ScorePairs(settings.guide)
+    guide = settings.guide
+    scores = (
+        given | "Guide" >> ScorePairs(dataclasses.replace(guide, checkpoint=guide.for_given_pairs)),
+        candidates | "GuideCandidates" >> ScorePairs(dataclasses.replace(guide, checkpoint=guide.for_candidate_pairs)),
+    ) | "AllScores" >> beam.Flatten()
     if settings.progress:
         _ = read[POSTS] | "ProgressPosts" >> beam.ParDo(progress.Tick(progress.POSTS))
         _ = scores | "ProgressPairs" >> beam.ParDo(progress.Tick(progress.PAIRS))
     triples = scores | "Decide" >> Decide(
         stage2.llm, gating=stage2.gating, top_k=settings.guide.top_k, off_reason=stage2.off_reason
     )
-    cmap = load_map(settings.guide.checkpoint)
-    if cmap != IDENTITY:
-        triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(cmap))
+    maps = confidence_maps({guide.for_given_pairs, guide.for_candidate_pairs})
+    if maps:
+        triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(maps))
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     if graph is not None:
         confident = triples | "KeepConfident" >> beam.ParDo(KeepConfident(settings.min_confidence))

@@ -86,7 +86,7 @@ def test_the_local_commands_run_as_written(tmp_path):
     assert "graph               embedded store in ./mmkg-data" in run_out
     outputs = [out for _, out in ran[1:]]
     assert all(out.strip() for out in outputs)  # every query found something in that graph
-    assert "Khalil Mack" in outputs[1]  # `entity "Khalil Mack"`
+    assert "Louvre" in outputs[1]  # `entity "Paris"`: its CONTAIN edge
     assert (tmp_path / "graph.html").stat().st_size > 1000  # `show ... --html graph.html`
 
 

@@ -3,17 +3,17 @@ that decides which of them reach the graph."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Dict
 
 import apache_beam as beam
 
 from mmkg.guide.confidence import ConfidenceMap
+from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
 from mmkg.schemas.records import DECIDED_BY, Triple
 from mmkg.transforms import counters
 
-from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
-
 # Chosen on the project's evaluation set for precision >= 0.8 (docs/evaluation.md).
-DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MIN_CONFIDENCE = 0.7
 
 
 class WriteTriplesParquet(beam.PTransform):
@@ -53,10 +53,11 @@ class CalibrateConfidence(beam.DoFn):
     checkpoint on the evaluation set). An LLM's decisions keep theirs: the map was fitted on the
     guide's."""
 
-    def __init__(self, cmap: ConfidenceMap):
-        self._map = cmap
+    def __init__(self, maps: Dict[str, ConfidenceMap]):
+        self._maps = maps  # by the guide version a triple names
 
     def process(self, triple: Triple):
-        if triple.decided_by == DECIDED_BY[0]:
-            triple = dataclasses.replace(triple, confidence=self._map(triple.confidence))
+        cmap = self._maps.get(triple.guide_version)
+        if cmap is not None and triple.decided_by == DECIDED_BY[0]:
+            triple = dataclasses.replace(triple, confidence=cmap(triple.confidence))
         yield triple

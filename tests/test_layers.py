@@ -8,8 +8,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # siblings that must not know each other. Read top-down it is the data flow: the records, the
 # torch runtime, the NER, the guide (which types pairs with the NER), the refiner (which reads the
 # guide's scores), the Beam layer, the job, the commands. The graph store and the runners are
-# leaves beside the runtime.
-RANK = {"schemas": 0, "runtime": 1, "kg": 1, "runners": 1, "ner": 2, "guide": 3, "refiner": 4,
+# leaves beside the runtime, and so is entity resolution (pure record linkage over names).
+RANK = {"schemas": 0, "runtime": 1, "kg": 1, "runners": 1, "resolve": 1, "ner": 2, "guide": 3, "refiner": 4,
         "transforms": 5, "pipeline": 6, "cli": 7}
 
 

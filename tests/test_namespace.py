@@ -9,7 +9,7 @@ import sys
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "kg", "transforms", "pipeline", "runners", "cli")
+FOLDERS = ("schemas", "runtime", "ner", "guide", "refiner", "resolve", "kg", "transforms", "pipeline", "runners", "cli")
 
 
 def _python(code: str, cwd) -> subprocess.CompletedProcess:

@@ -1,0 +1,114 @@
+"""Name nodes: every mention of one type and one normal form, with the evidence they carry.
+
+A node is a value: its aliases (surface forms with their posts and context tokens), sorted, so two
+nodes built from the same mentions in any order, or rebuilt from an :class:`EntityRecord`, compare
+equal. Combining is a set union, so adding a mention twice changes nothing (idempotence).
+
+For Beam: ``node_of_mention`` per element, then ``CombinePerKey(combine_nodes)`` on ``node.key``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Dict, FrozenSet, Iterable, List, Sequence, Tuple
+
+from mmkg.resolve.normalise import NameForm, name_form
+from mmkg.resolve.records import Alias, EntityRecord, Mention, node_key
+
+ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
+# Context tokens this short carry no information ("a", "s" left by a tokeniser...).
+MIN_CONTEXT_TOKEN = 2
+
+
+@dataclass(frozen=True)
+class NameNode:
+    key: str
+    type: str
+    norm: str
+    aliases: Tuple[Alias, ...]  # sorted by name; post_ids and context sorted
+
+    @cached_property
+    def form(self) -> NameForm:
+        # Every alias has this norm; the first is as good as any for the derived fields but
+        # ``handle`` (handle only if every alias is one).
+        f = name_form(self.aliases[0].name, self.type)
+        handle = all(name_form(a.name, self.type).handle for a in self.aliases)
+        return NameForm(f.norm, f.tokens, f.compact, f.acronym, handle)
+
+    @cached_property
+    def posts(self) -> FrozenSet[str]:
+        return frozenset(p for a in self.aliases for p in a.post_ids)
+
+    @cached_property
+    def context(self) -> FrozenSet[str]:
+        return frozenset(t for a in self.aliases for t in a.context)
+
+
+def context_tokens(names: Iterable[str], own: str = "") -> Tuple[str, ...]:
+    """The tokens of the co-occurring names (normal forms), minus the mention's own name's."""
+    mine = set(name_form(own).tokens) if own else set()
+    out = set()
+    for n in names:
+        for t in name_form(n).tokens:
+            if len(t) >= MIN_CONTEXT_TOKEN and t not in mine:
+                out.add(t)
+    return tuple(sorted(out))
+
+
+def _merge_aliases(groups: Iterable[Iterable[Alias]]) -> Tuple[Alias, ...]:
+    posts: Dict[str, set] = {}
+    ctx: Dict[str, set] = {}
+    for group in groups:
+        for a in group:
+            posts.setdefault(a.name, set()).update(a.post_ids)
+            ctx.setdefault(a.name, set()).update(a.context)
+    return tuple(Alias(n, tuple(sorted(posts[n])), tuple(sorted(ctx[n]))) for n in sorted(posts))
+
+
+def node_of_mention(m: Mention) -> NameNode:
+    """The one-mention node of a mention (empty normal form: raises ValueError)."""
+    form = name_form(m.name, m.type)
+    if form.empty:
+        raise ValueError(f"a name with nothing to compare: {m.name!r}")
+    surface = " ".join(m.name.split())
+    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name))
+    return NameNode(node_key(m.type, form.norm), m.type, form.norm, (alias,))
+
+
+def combine_nodes(nodes: Sequence[NameNode]) -> NameNode:
+    """The union of nodes with one key (commutative, associative, idempotent)."""
+    first = nodes[0]
+    if any(n.key != first.key for n in nodes):
+        raise ValueError("combine_nodes takes nodes of one key")
+    return NameNode(first.key, first.type, first.norm, _merge_aliases(n.aliases for n in nodes))
+
+
+def nodes_of_mentions(mentions: Iterable[Mention]) -> Dict[str, NameNode]:
+    by_key: Dict[str, List[NameNode]] = {}
+    for m in mentions:
+        if m.type not in ENTITY_TYPES or not name_form(m.name, m.type).tokens:
+            continue
+        n = node_of_mention(m)
+        by_key.setdefault(n.key, []).append(n)
+    return {k: combine_nodes(v) for k, v in by_key.items()}
+
+
+def nodes_of_records(records: Iterable[EntityRecord]) -> Dict[str, NameNode]:
+    """The name nodes a set of entity records holds (aliases regrouped by normal form)."""
+    by_key: Dict[str, List[NameNode]] = {}
+    for r in records:
+        for a in r.aliases:
+            form = name_form(a.name, r.type)
+            if form.empty:
+                continue
+            key = node_key(r.type, form.norm)
+            by_key.setdefault(key, []).append(NameNode(key, r.type, form.norm, (a,)))
+    return {k: combine_nodes(v) for k, v in by_key.items()}
+
+
+def merge_node_maps(*maps: Dict[str, NameNode]) -> Dict[str, NameNode]:
+    out: Dict[str, List[NameNode]] = {}
+    for m in maps:
+        for k, n in m.items():
+            out.setdefault(k, []).append(n)
+    return {k: (v[0] if len(v) == 1 else combine_nodes(v)) for k, v in out.items()}

@@ -1,0 +1,141 @@
+"""The small typed records of entity resolution. Plain frozen dataclasses: picklable for Beam, easy
+to build by hand in tests, and the state a later run starts from.
+
+Vocabulary:
+
+- a **mention** is one occurrence of a typed name in a post;
+- a **name node** is every mention of one type and one normal form (``PER:kim jong un``); its key is
+  :func:`node_key`. All mentions of a node are one entity by construction (rule ``normalised``);
+- a **decision** links two name nodes with a rule and a score;
+- an **entity** is a cluster of name nodes: a key, a canonical name, its aliases with the posts that
+  use them, and the decisions that put it together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+from mmkg.resolve.normalise import normalise
+
+
+def node_key(etype: str, norm: str) -> str:
+    """``PER:kim jong un``: the identity of a name node (type + resolution normal form)."""
+    return f"{etype}:{norm}"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One typed name in one post. ``context`` holds the names of the other entities mentioned in
+    the same post (see :func:`resolve.resolver.mentions_of_post`): co-occurrence is evidence."""
+
+    mention_id: str
+    post_id: str
+    name: str
+    type: str
+    context: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AltName:
+    """An ``alternate_names`` triple of the graph (``/per/per/alternate_names``,
+    ``/org/org/alternate_names``): evidence that two names of one type are one entity."""
+
+    head: str
+    tail: str
+    type: str
+    post_id: str
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A surface form of an entity as it was written, the posts that use it, and the context tokens
+    of those posts (what a later run needs to weigh new mentions against it)."""
+
+    name: str
+    post_ids: Tuple[str, ...] = ()
+    context: Tuple[str, ...] = ()
+
+
+# Decision rules. ``normalised`` ties surface forms of one node; the others tie two nodes.
+NORMALISED = "normalised"
+COMPACT = "compact"  # same letters without spaces: "@KimJongUn" / "Kim Jong Un"
+FUZZY = "fuzzy"  # same token count, every token equal or a close spelling (rapidfuzz)
+SUBSET = "subset"  # one name's words are a part of the other's: "Trump" / "Donald Trump"
+ACRONYM = "acronym"  # "US" / "United States"
+HANDLE_AFFIX = "handle-affix"  # a handle that starts or ends with the other name: "@nytimes"...
+ALT_NAMES = "alt-names"  # an alternate_names triple, with no string relation
+MANUAL_SPLIT = "manual-split"  # an undone link: never merge these two nodes
+FIRM_RULES = frozenset({COMPACT, FUZZY, HANDLE_AFFIX})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A scored link between two name nodes (keys ``a`` and ``b``, ``a < b`` unless ``dependent``
+    says which side is the short, ambiguous one).
+
+    ``firm`` links merge outright (union-find). A link that is not firm has a *dependent* side (the
+    shorter name: "Kim" in "Kim" / "Kim Jong Un"); the dependent joins the best-scoring entity among
+    all its links only if the score reaches the threshold for its kind and beats the runner-up
+    entity by the margin. ``features`` is what the score was made of, for explanations.
+    """
+
+    a: str
+    b: str
+    rule: str
+    score: float
+    firm: bool
+    dependent: str = ""
+    features: Tuple[Tuple[str, float], ...] = ()
+
+    @property
+    def pair(self) -> Tuple[str, str]:
+        return (self.a, self.b) if self.a <= self.b else (self.b, self.a)
+
+
+@dataclass(frozen=True)
+class EntityRecord:
+    """One resolved entity, as the graph keeps it and as a later run reads it back.
+
+    ``key`` is ``TYPE:norm`` of the canonical name node; ``aliases`` are every surface form with its
+    posts; ``decisions`` are the links that touch this entity's name nodes (a link between two
+    entities, left unmerged for ambiguity, is kept on both). ``nodes`` lists the name-node keys.
+    """
+
+    key: str
+    name: str
+    type: str
+    aliases: Tuple[Alias, ...] = ()
+    decisions: Tuple[Decision, ...] = ()
+    nodes: Tuple[str, ...] = ()
+
+    def alias_names(self) -> Tuple[str, ...]:
+        return tuple(a.name for a in self.aliases)
+
+
+@dataclass
+class Resolution:
+    """What :func:`resolve.resolver.resolve` returns.
+
+    - ``entities``: by key, sorted;
+    - ``node_entity``: name-node key -> entity key (``key_of(name, type)`` looks a name up);
+    - ``mention_entity``: mention id -> entity key, for the mentions of this run;
+    - ``redirects``: an entity key of the records given in -> the key that now holds it, where they
+      differ (an entity merged into another, or renamed because a better canonical name arrived);
+    - ``decisions``: every link (firm or not) and every attachment made, for explanation.
+    """
+
+    entities: Dict[str, EntityRecord] = field(default_factory=dict)
+    node_entity: Dict[str, str] = field(default_factory=dict)
+    mention_entity: Dict[str, str] = field(default_factory=dict)
+    redirects: Dict[str, str] = field(default_factory=dict)
+    decisions: Tuple[Decision, ...] = ()
+
+    def key_of(self, name: str, etype: str) -> Optional[str]:
+        return self.node_entity.get(node_key(etype, normalise(name, etype)))
+
+    def clusters(self) -> Tuple[Tuple[str, ...], ...]:
+        """The partition of name nodes, sorted: what two runs must agree on."""
+        by_entity: Dict[str, list] = {}
+        for node, ent in self.node_entity.items():
+            by_entity.setdefault(ent, []).append(node)
+        return tuple(sorted(tuple(sorted(v)) for v in by_entity.values()))

@@ -1,0 +1,262 @@
+"""Entity resolution (resolve/): the behaviours issue 24 asks for, on hand-built posts."""
+import random
+
+import pytest
+
+from mmkg.resolve import AltName, mentions_of_post, resolve, undo
+from mmkg.resolve.blocking import block_keys, candidate_pairs
+from mmkg.resolve.nodes import nodes_of_mentions
+from mmkg.resolve.normalise import name_form, normalise
+from mmkg.resolve.unionfind import UnionFind
+
+
+def _same(res, x, y):
+    (n1, t1), (n2, t2) = x, y
+    k1, k2 = res.key_of(n1, t1), res.key_of(n2, t2)
+    assert k1 is not None and k2 is not None
+    return k1 == k2
+
+
+# -- normalisation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,etype,norm", [
+    ("@LouvreMuseum", "ORG", "louvre museum"),
+    ("@louvremuseum", "ORG", "louvre museum"),
+    ("#BlackLivesMatter", "MISC", "black lives matter"),
+    ("@realDonaldTrump", "PER", "real donald trump"),
+    ("President Trump's", "PER", "trump"),
+    ("Dr. Anthony Fauci", "PER", "anthony fauci"),
+    ("U.S.", "LOC", "us"),
+    ("Beyoncé", "PER", "beyonce"),
+    ("Kim Jong-un", "PER", "kim jong un"),
+    ("The Louvre", "ORG", "louvre"),
+    ("President Hotel", "ORG", "president hotel"),  # titles are dropped from persons only
+    ("Obama’s", "PER", "obama"),
+])
+def test_normal_forms(name, etype, norm):
+    assert normalise(name, etype) == norm
+
+
+def test_a_title_alone_is_kept():
+    assert normalise("President", "PER") == "president"
+
+
+# -- union-find -------------------------------------------------------------------------------
+
+
+def test_union_find_is_transitive_and_labels_by_least_key():
+    uf = UnionFind("abcdef")
+    uf.union("a", "b")
+    uf.union("c", "d")
+    assert not uf.same("a", "c")
+    uf.union("b", "d")
+    assert uf.same("a", "c") and uf.same("d", "a")
+    assert {uf.label(x) for x in "abcd"} == {"a"}
+    assert uf.groups() == [["a", "b", "c", "d"], ["e"], ["f"]]
+    assert uf.union("a", "c") is False
+
+
+def test_union_find_label_does_not_depend_on_union_order():
+    edges = [("k", "b"), ("z", "k"), ("q", "x"), ("x", "b"), ("m", "n")]
+    labels = set()
+    for seed in range(20):
+        order = edges[:]
+        random.Random(seed).shuffle(order)
+        uf = UnionFind()
+        for a, b in order:
+            uf.union(a, b)
+        labels.add(tuple(sorted((x, uf.label(x)) for x in "bkqxzmn")))
+    assert len(labels) == 1
+
+
+# -- blocking ---------------------------------------------------------------------------------
+
+
+def test_blocking_keys_carry_the_type_and_pairs_never_cross_types():
+    ms = mentions_of_post("p", [("Washington", "PER"), ("Washington", "LOC"), ("George Washington", "PER")])
+    nodes = nodes_of_mentions(ms)
+    for n in nodes.values():
+        assert all(k.startswith(n.type + "|") for k, _ in block_keys(n))
+    pairs = candidate_pairs(nodes.values())
+    assert pairs == {("PER:george washington", "PER:washington")}
+
+
+def test_blocking_is_not_all_pairs():
+    rng = random.Random(0)
+    word = lambda: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9)))
+    names = [(f"{word()} {word()}", "PER") for i in range(60)]
+    nodes = nodes_of_mentions(mentions_of_post("p", names))
+    assert len(candidate_pairs(nodes.values())) < 60  # all pairs would be 1770
+
+
+# -- the cases the issue names ----------------------------------------------------------------
+
+
+def test_louvre_and_its_handle_are_one_entity_with_both_names():
+    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
+    res = resolve(ms)
+    assert _same(res, ("Louvre", "ORG"), ("@LouvreMuseum", "ORG"))
+    e = res.entities[res.key_of("Louvre", "ORG")]
+    assert set(e.alias_names()) == {"Louvre", "@LouvreMuseum"}
+    assert e.name == "Louvre"  # a name rather than a handle names the entity
+    assert {a.name: a.post_ids for a in e.aliases}["@LouvreMuseum"] == ("ex-11",)
+
+
+def test_washington_person_and_place_never_merge():
+    ms = []
+    for i in range(5):  # even with every post in common and alternate_names noise
+        ms += mentions_of_post(f"p{i}", [("Washington", "PER"), ("Washington", "LOC"), ("Potomac", "LOC")])
+    res = resolve(ms, alt_names=[AltName("Washington", "Washington", "PER", "p0")])
+    assert not _same(res, ("Washington", "PER"), ("Washington", "LOC"))
+    for e in res.entities.values():
+        assert {k.split(":")[0] for k in e.nodes} == {e.type}
+
+
+def test_kim_alone_does_not_merge_with_kim_jong_un_without_context():
+    ms = mentions_of_post("a", [("Kim Jong Un", "PER"), ("Pyongyang", "LOC")])
+    ms += mentions_of_post("b", [("Kim", "PER"), ("Beyonce", "PER")])
+    res = resolve(ms)
+    assert not _same(res, ("Kim", "PER"), ("Kim Jong Un", "PER"))
+
+
+def test_kim_merges_with_kim_jong_un_on_strong_context():
+    ms = mentions_of_post("a", [("Kim Jong Un", "PER"), ("Donald Trump", "PER"), ("Singapore", "LOC"),
+                                ("Pyongyang", "LOC")])
+    ms += mentions_of_post("b", [("Kim", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC")])
+    res = resolve(ms)
+    assert _same(res, ("Kim", "PER"), ("Kim Jong Un", "PER"))
+    assert _same(res, ("Trump", "PER"), ("Donald Trump", "PER"))
+
+
+def test_an_ambiguous_surname_stays_apart_when_two_people_compete():
+    ms = mentions_of_post("a", [("Donald Trump", "PER")])
+    ms += mentions_of_post("b", [("Melania Trump", "PER")])
+    ms += mentions_of_post("c", [("Trump", "PER")])
+    res = resolve(ms)
+    assert not _same(res, ("Trump", "PER"), ("Donald Trump", "PER"))
+    assert not _same(res, ("Trump", "PER"), ("Melania Trump", "PER"))
+    assert not _same(res, ("Donald Trump", "PER"), ("Melania Trump", "PER"))
+
+
+def test_similar_names_with_a_different_short_word_do_not_merge():
+    ms = mentions_of_post("a", [("Kim Jong Un", "PER")]) + mentions_of_post("b", [("Kim Jong Il", "PER")])
+    assert not _same(resolve(ms), ("Kim Jong Un", "PER"), ("Kim Jong Il", "PER"))
+
+
+def test_spelling_variants_merge():
+    ms = mentions_of_post("a", [("Mark Zuckerberg", "PER")]) + mentions_of_post("b", [("Mark Zuckerburg", "PER")])
+    res = resolve(ms)
+    assert _same(res, ("Mark Zuckerberg", "PER"), ("Mark Zuckerburg", "PER"))
+    assert any(d.rule == "fuzzy" for d in res.decisions)
+
+
+def test_alternate_names_triples_are_evidence():
+    ms = mentions_of_post("a", [("Ye", "PER")]) + mentions_of_post("b", [("Kanye West", "PER")])
+    assert not _same(resolve(ms), ("Ye", "PER"), ("Kanye West", "PER"))
+    alt = [AltName("Ye", "Kanye West", "PER", "a"), AltName("Kanye West", "Ye", "PER", "b")]
+    res = resolve(ms, alt_names=alt)
+    assert _same(res, ("Ye", "PER"), ("Kanye West", "PER"))
+    assert [d.rule for d in res.decisions] == ["alt-names"]
+
+
+def test_every_merge_is_recorded_with_rule_and_score():
+    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
+    res = resolve(ms)
+    e = res.entities[res.key_of("Louvre", "ORG")]
+    rules = {d.rule for d in e.decisions}
+    assert rules == {"subset", "attach"}
+    attach = [d for d in e.decisions if d.rule == "attach"][0]
+    assert attach.score >= dict(attach.features)["threshold"]
+    assert all(isinstance(d.score, float) or isinstance(d.score, int) for d in e.decisions)
+
+
+def test_undo_splits_and_the_split_survives_a_later_run():
+    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
+    res = resolve(ms)
+    split = undo(list(res.entities.values()), "ORG:louvre", "ORG:louvre museum")
+    assert not _same(split, ("Louvre", "ORG"), ("@LouvreMuseum", "ORG"))
+    again = resolve(ms + mentions_of_post("x", [("Louvre", "ORG"), ("@LouvreMuseum", "ORG")]),
+                    existing=list(split.entities.values()))
+    assert not _same(again, ("Louvre", "ORG"), ("@LouvreMuseum", "ORG"))
+
+
+# -- incremental ------------------------------------------------------------------------------
+
+_SURNAMES = ["Trump", "Clinton", "Kim", "Obama", "Swift", "Bieber", "James", "Un", "Li", "West"]
+_FIRST = ["Donald", "Hillary", "Bill", "Barack", "Michelle", "Taylor", "Justin", "LeBron", "Kanye", "Jong"]
+_PLACES = ["Paris", "London", "Singapore", "US", "United States", "New York", "NY", "Washington"]
+
+
+def _posts(n, seed):
+    """Posts of two to five names mixing full names, surnames, first names, handles and hashtags,
+    places and abbreviations: enough collisions for dependents, margins and context to matter."""
+    rng = random.Random(seed)
+    posts = []
+    for i in range(n):
+        names = []
+        for _ in range(rng.randint(2, 5)):
+            r = rng.random()
+            f, s = rng.choice(_FIRST), rng.choice(_SURNAMES)
+            if r < 0.35:
+                names.append((f"{f} {s}", "PER"))
+            elif r < 0.5:
+                names.append((s, "PER"))
+            elif r < 0.6:
+                names.append((f"@{f}{s}", "PER"))
+            elif r < 0.65:
+                names.append((f"#{s.lower()}", "PER"))
+            elif r < 0.9:
+                names.append((rng.choice(_PLACES), "LOC"))
+            else:
+                names.append((rng.choice(["Washington", "Paris"]), "PER"))
+        posts.append((f"post{i:04d}", names))
+    return posts
+
+
+def _mentions(posts):
+    return [m for pid, names in posts for m in mentions_of_post(pid, names)]
+
+
+def _alt(posts):
+    # A few alternate_names triples, as the guide would predict them.
+    out = []
+    for pid, names in posts:
+        per = [n for n, t in names if t == "PER"]
+        if len(per) >= 2 and int(pid[-2:]) % 7 == 0:
+            out.append(AltName(per[0], per[1], "PER", pid))
+    return out
+
+
+def test_resolving_the_same_input_twice_changes_nothing():
+    posts = _posts(300, 1)
+    ms = _mentions(posts)
+    first = resolve(ms, alt_names=_alt(posts))
+    second = resolve(ms, existing=list(first.entities.values()), alt_names=_alt(posts))
+    assert second.entities == first.entities
+    assert second.redirects == {}
+    assert second.mention_entity == first.mention_entity
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_two_halves_in_sequence_equal_the_whole(seed):
+    posts = _posts(400, seed)
+    random.Random(seed).shuffle(posts)
+    half = len(posts) // 2
+    whole = resolve(_mentions(posts), alt_names=_alt(posts))
+    one = resolve(_mentions(posts[:half]), alt_names=_alt(posts[:half]))
+    two = resolve(_mentions(posts[half:]), existing=list(one.entities.values()), alt_names=_alt(posts))
+    assert two.clusters() == whole.clusters()
+    assert two.entities == whole.entities
+    # Something was merged, something was kept apart: the test is not trivially true.
+    sizes = [len(c) for c in whole.clusters()]
+    assert max(sizes) > 1 and sizes.count(1) > 0
+
+
+def test_the_second_half_redirects_entities_it_renames():
+    one = resolve(mentions_of_post("a", [("Trump", "PER"), ("Kim", "PER")]))
+    assert one.key_of("Trump", "PER") == "PER:trump"
+    two = resolve(mentions_of_post("b", [("Donald Trump", "PER"), ("Kim Jong Un", "PER")]),
+                  existing=list(one.entities.values()))
+    assert two.key_of("Trump", "PER") == "PER:donald trump"
+    assert two.redirects == {"PER:trump": "PER:donald trump"}

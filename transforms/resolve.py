@@ -1,0 +1,256 @@
+"""ResolveEntities: the typed names of a run's posts and triples (and the entities a graph already
+holds) in, one :class:`resolve.records.Resolution` out, as a PCollection of one element (a side
+input for the graph writer).
+
+The stages of ``resolve/`` (docs/resolution.md), laid out so that the work on names scales out:
+
+1. mentions: per post, its typed mentions and the endpoints of its triples
+   (``resolver.mentions_of_post``, each with the post's other names as context);
+2. name nodes: ``node_of_mention`` keyed by ``node.key``, ``CombinePerKey(combine_nodes)``; the
+   existing entities enter the same combine through ``nodes_of_records``;
+3. blocking: ``block_keys`` -> ``GroupByKey`` -> ``block_pairs`` (only pairs with a node whose
+   evidence changed, as ``resolver.resolve`` does), plus the pairs with alternate_names support;
+   distinct pairs -> ``score_pair`` (nodes and ``alt_support`` as side inputs);
+4. one global step over the (small) nodes and decisions: the recorded links of unchanged pairs,
+   ``cluster`` and ``entity_records``.
+
+No all-pairs pass: a pair is compared only where it shares a blocking key. The result equals
+``resolver.resolve`` over the same mentions, records and alternate_names triples (tested).
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import apache_beam as beam
+
+from mmkg.resolve.blocking import block_keys, block_pairs
+from mmkg.resolve.cluster import cluster, entity_records
+from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nodes_of_records
+from mmkg.resolve.normalise import name_form
+from mmkg.resolve.records import AltName, EntityRecord, Resolution
+from mmkg.resolve.resolver import _recorded, alt_support, mentions_of_post
+from mmkg.resolve.records import MANUAL_SPLIT
+from mmkg.resolve.scoring import DEFAULT, Params, score_pair
+from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
+from mmkg.transforms import counters
+
+# Counters (namespace mmkg).
+MENTIONS_RESOLVED = "resolve_mentions"
+NAME_NODES = "resolve_name_nodes"
+ENTITIES = "resolve_entities"
+MERGES = "resolve_merges"  # name nodes - entities: names that joined another name's entity
+PAIRS_SCORED = "resolve_pairs_scored"
+
+ALTERNATE_NAMES = frozenset({"/per/per/alternate_names", "/org/org/alternate_names"})
+
+
+def clean_name(name) -> str:
+    """The name as the graph writes it (kg.rows cleans names the same way)."""
+    return " ".join(unicodedata.normalize("NFKC", str(name)).split())
+
+
+def _resolvable(name: str, etype: Optional[str]) -> bool:
+    return etype in ENTITY_TYPES and bool(name_form(name, etype).tokens)
+
+
+def post_names(post: Post) -> List[Tuple[str, Tuple[str, str]]]:
+    """(post id, (name, type)) for the typed mentions the graph writes of a post."""
+    out = []
+    for m in post.entities or ():
+        if m.source == NER_CANDIDATE:
+            continue
+        name = clean_name(m.text)
+        if _resolvable(name, m.type):
+            out.append((post.post_id, (name, m.type)))
+    return out
+
+
+def triple_names(t: Triple) -> List[Tuple[str, Tuple[str, str]]]:
+    out = []
+    if not t.post_id:
+        return out
+    for name, etype in ((t.head, t.head_type), (t.tail, t.tail_type)):
+        name = clean_name(name)
+        if _resolvable(name, etype):
+            out.append((t.post_id, (name, etype)))
+    return out
+
+
+def triple_alt_names(t: Triple) -> List[AltName]:
+    if t.relation not in ALTERNATE_NAMES or not t.post_id or t.head_type != t.tail_type:
+        return []
+    return [AltName(clean_name(t.head), clean_name(t.tail), t.head_type, t.post_id)]
+
+
+class _Mentions(beam.DoFn):
+    def __init__(self) -> None:
+        self._mentions = counters.counter(MENTIONS_RESOLVED)
+
+    def process(self, item):
+        post_id, names = item
+        distinct = sorted(set(names))
+        for m in mentions_of_post(post_id, distinct):
+            self._mentions.inc()
+            yield m
+
+
+def _combine(nodes: Iterable) -> object:
+    return combine_nodes(list(nodes))
+
+
+def _keyed_record_nodes(record: EntityRecord):
+    return list(nodes_of_records([record]).items())
+
+
+def _block_entries(item, old: Dict[str, object]):
+    key, node = item
+    changed = old.get(key) != node
+    for bk, role in block_keys(node):
+        yield bk, (key, role, changed)
+
+
+def _pairs_of_block(item):
+    bk, members = item
+    members = list(members)
+    if len(members) < 2:
+        return
+    changed = {k for k, _, c in members if c}
+    if not changed:
+        return
+    for a, b in block_pairs([(k, role) for k, role, _ in members], bk):
+        if a in changed or b in changed:
+            yield a, b
+
+
+def _alt_pairs(_, alt: Dict[Tuple[str, str], int], nodes: Dict[str, object]):
+    return [p for p in alt if p[0] in nodes and p[1] in nodes]
+
+
+class _Score(beam.DoFn):
+    def __init__(self, params: Params) -> None:
+        self._params = params
+        self._scored = counters.counter(PAIRS_SCORED)
+
+    def process(self, pair, nodes, alt):
+        a, b = pair
+        self._scored.inc()
+        d = score_pair(nodes[a], nodes[b], alt.get((a, b), 0), self._params)
+        if d is not None:
+            yield d
+
+
+def _alt_table(alt_lists: Iterable[AltName]) -> Dict[Tuple[str, str], int]:
+    return alt_support(alt_lists)
+
+
+class _Cluster(beam.DoFn):
+    """The one global step: recorded links of unchanged pairs + fresh decisions -> entities."""
+
+    def __init__(self, existing: Sequence[EntityRecord], params: Params) -> None:
+        self._existing = tuple(existing)
+        self._params = params
+        self._names = counters.counter(NAME_NODES)
+        self._entities = counters.counter(ENTITIES)
+        self._merges = counters.counter(MERGES)
+
+    def process(self, _, nodes, fresh_pairs, fresh_decisions):
+        fresh = set(fresh_pairs)
+        decisions = []
+        for (pair, rule), d in _recorded(self._existing).items():
+            if rule == MANUAL_SPLIT:
+                decisions.append(d)
+            elif pair not in fresh and pair[0] in nodes and pair[1] in nodes:
+                decisions.append(d)
+        decisions.extend(fresh_decisions)
+        uf, attachments = cluster(nodes, decisions, self._params)
+        links = decisions + attachments
+        entities = entity_records(nodes, uf, links)
+        node_entity = {k: e.key for e in entities.values() for k in e.nodes}
+        redirects = {r.key: node_entity[r.key] for r in self._existing
+                     if r.key in node_entity and node_entity[r.key] != r.key}
+        self._names.inc(len(nodes))
+        self._entities.inc(len(entities))
+        self._merges.inc(len(nodes) - len(entities))
+        yield Resolution(entities=entities, node_entity=node_entity, mention_entity={}, redirects=redirects,
+                         decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))))
+
+
+class ResolveEntities(beam.PTransform):
+    """``{"posts": PCollection[Post], "triples": PCollection[Triple]} | ResolveEntities(existing)``
+    -> a PCollection of exactly one :class:`Resolution`.
+
+    ``existing``: the entity records a graph already holds (read before the job; pass all of them,
+    or at least every one sharing a blocking key with a new name and those their decisions point
+    to); ``alt_names``: the alternate_names triples the graph already holds (this run's are taken
+    from ``triples``). Either input may be missing.
+    """
+
+    def __init__(self, existing: Sequence[EntityRecord] = (), alt_names: Sequence[AltName] = (),
+                 params: Params = DEFAULT, label: Optional[str] = None) -> None:
+        super().__init__(label)
+        self._existing = tuple(existing)
+        self._alt_names = tuple(alt_names)
+        self._params = params
+
+    def expand(self, inputs):
+        p = next(v for v in inputs.values() if v is not None).pipeline
+        posts, triples = inputs.get("posts"), inputs.get("triples")
+        named = []
+        if posts is not None:
+            named.append(posts | "PostNames" >> beam.FlatMap(post_names))
+        if triples is not None:
+            named.append(triples | "TripleNames" >> beam.FlatMap(triple_names))
+        if not named:
+            named.append(p | "NoNames" >> beam.Create([]))
+        mentions = (
+            named
+            | "AllNames" >> beam.Flatten()
+            | "NamesByPost" >> beam.GroupByKey()
+            | "Mentions" >> beam.ParDo(_Mentions())
+        )
+        new_nodes = mentions | "NodeOfMention" >> beam.Map(lambda m: (lambda n: (n.key, n))(node_of_mention(m)))
+        old_nodes = (
+            p
+            | "ExistingRecords" >> beam.Create(self._existing, reshuffle=False)
+            | "RecordNodes" >> beam.FlatMap(_keyed_record_nodes)
+            | "CombineOldNodes" >> beam.CombinePerKey(_combine)
+        )
+        nodes = (
+            (new_nodes, old_nodes)
+            | "AllNodes" >> beam.Flatten()
+            | "CombineNodes" >> beam.CombinePerKey(_combine)
+        )
+        nodes_side = beam.pvalue.AsDict(nodes)
+
+        alts = [p | "KnownAltNames" >> beam.Create(self._alt_names, reshuffle=False)]
+        if triples is not None:
+            alts.append(triples | "RunAltNames" >> beam.FlatMap(triple_alt_names))
+        alt_table = (
+            alts
+            | "AllAltNames" >> beam.Flatten()
+            | "AltNamesList" >> beam.combiners.ToList()
+            | "AltSupport" >> beam.Map(_alt_table)
+        )
+        alt_side = beam.pvalue.AsSingleton(alt_table)
+
+        block_pairs_ = (
+            nodes
+            | "BlockKeys" >> beam.FlatMap(_block_entries, old=beam.pvalue.AsDict(old_nodes))
+            | "Blocks" >> beam.GroupByKey()
+            | "BlockPairs" >> beam.FlatMap(_pairs_of_block)
+        )
+        alt_pairs = alt_table | "AltPairs" >> beam.FlatMap(lambda alt, ns: _alt_pairs(None, alt, ns), ns=nodes_side)
+        fresh = (
+            (block_pairs_, alt_pairs)
+            | "CandidatePairs" >> beam.Flatten()
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        decisions = fresh | "ScorePairs" >> beam.ParDo(_Score(self._params), nodes=nodes_side, alt=alt_side)
+        return (
+            p
+            | "OneResolution" >> beam.Create([None])
+            | "Cluster" >> beam.ParDo(
+                _Cluster(self._existing, self._params), nodes=nodes_side,
+                fresh_pairs=beam.pvalue.AsList(fresh), fresh_decisions=beam.pvalue.AsList(decisions))
+        )

@@ -186,7 +186,7 @@ taskmanager:
   numberOfTaskSlots: {slots}
   memory:
     process:
-      size: 1536m
+      size: 1024m
   data:
     port: 0
   rpc:
@@ -208,8 +208,8 @@ io:
 
 class FlinkCluster:
     """A standalone Flink session cluster from the unzipped apache-flink wheels: a JobManager and a
-    TaskManager, each its own JVM started with Flink's own launcher class (what bin/jobmanager.sh
-    and bin/taskmanager.sh run in the foreground), every port on 127.0.0.1, stopped by PID."""
+    TaskManager, each its own JVM (``bin/jobmanager.sh start-foreground``, ``bin/taskmanager.sh
+    start-foreground``), every port on 127.0.0.1, each stopped by its PID."""
 
     def __init__(self, work_dir: str, *, rest_port: Optional[int] = None, slots: int = 2,
                  flink_home: Optional[str] = None, start_timeout: float = 180.0):
@@ -243,39 +243,28 @@ class FlinkCluster:
                 shutil.copy(src, conf / name)
         return conf
 
-    def _java(self, main: str, name: str, conf: pathlib.Path, heap: str, extra: List[str]) -> subprocess.Popen:
-        lib = self.flink_home / "lib"
-        classpath = ":".join(str(p) for p in sorted(lib.glob("*.jar")) if "flink-dist" not in p.name)
-        classpath += ":" + ":".join(str(p) for p in lib.glob("flink-dist*.jar"))
+    def _launch(self, script: str, conf: pathlib.Path) -> subprocess.Popen:
+        """Flink's own launcher in the foreground: it computes the JVM's memory flags from the
+        configuration and then execs java, so the child's PID is the JVM's."""
         log_dir = self.work / "log"
         log_dir.mkdir(exist_ok=True)
-        cmd = ["java", f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseSerialGC",
-               "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
-               "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED",
-               "--add-opens=java.base/java.net=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
-               "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-               "--add-opens=java.base/java.time=ALL-UNNAMED", "--add-opens=java.base/java.text=ALL-UNNAMED",
-               f"-Dlog.file={log_dir / (name + '.log')}",
-               f"-Dlog4j.configuration=file:{conf / 'log4j.properties'}",
-               f"-Dlog4j.configurationFile=file:{conf / 'log4j.properties'}",
-               "-cp", classpath, main, "--configDir", str(conf)] + extra
-        out = open(log_dir / (name + ".out"), "ab")
+        env = dict(os.environ, FLINK_HOME=str(self.flink_home), FLINK_CONF_DIR=str(conf),
+                   FLINK_LOG_DIR=str(log_dir), FLINK_PID_DIR=str(self.work))
+        out = open(log_dir / (script.split(".")[0] + ".out"), "ab")
         try:
-            return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=self.work, start_new_session=True,
-                                    env=dict(os.environ, FLINK_HOME=str(self.flink_home), FLINK_CONF_DIR=str(conf)))
+            return subprocess.Popen(["bash", str(self.flink_home / "bin" / script), "start-foreground"],
+                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=self.work, env=env, start_new_session=True)
         finally:
             out.close()
 
     def start(self) -> str:
         conf = self._conf_dir()
-        self.procs.append(self._java("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
-                                     "jobmanager", conf, "768m", []))
+        self.procs.append(self._launch("jobmanager.sh", conf))
         if not _wait_port(self.rest_port, self.start_timeout, self.procs[0]):
             self.stop()
             raise RuntimeError(f"Flink's JobManager did not open {self.rest}:\n{self.logs()}")
-        self.procs.append(self._java("org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
-                                     "taskmanager", conf, "1024m", []))
+        self.procs.append(self._launch("taskmanager.sh", conf))
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):

@@ -9,7 +9,7 @@ got nothing, into ``services.json`` there. :func:`missing` turns that into a ski
 Also a command line, for trying things by hand::
 
     python -m tests.services neo4j DATA_DIR [PORT]     # prints the Bolt URI, Ctrl-C stops it
-    python -m tests.services flink [REST_PORT]         # prints the REST address, Ctrl-C stops it
+    python -m tests.services flink-2.2.0 [REST_PORT]   # prints the REST address, Ctrl-C stops it
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def manifest() -> Dict[str, dict]:
 
 
 def missing(name: str) -> Optional[str]:
-    """Why the service ``name`` ("neo4j", "flink", "flink_job_server") cannot run here, or None."""
+    """Why the service ``name`` ("neo4j", "flink-2.2.0", "flink_job_server") cannot run here, or None."""
     if shutil.which("java") is None:
         return "no `java` on PATH (Java 17 is needed)"
     entry = manifest().get(name)
@@ -186,7 +186,12 @@ taskmanager:
   numberOfTaskSlots: {slots}
   memory:
     process:
-      size: 1024m
+      size: 2048m
+    # A Beam pipeline is one Flink job of ~40 tasks: the default (10% of Flink's memory, ~2000
+    # buffers) is too few ("Insufficient number of network buffers: required 512").
+    network:
+      min: 512m
+      max: 512m
   data:
     port: 0
   rpc:
@@ -211,9 +216,9 @@ class FlinkCluster:
     TaskManager, each its own JVM (``bin/jobmanager.sh start-foreground``, ``bin/taskmanager.sh
     start-foreground``), every port on 127.0.0.1, each stopped by its PID."""
 
-    def __init__(self, work_dir: str, *, rest_port: Optional[int] = None, slots: int = 2,
+    def __init__(self, work_dir: str, *, version: str = "2.2.0", rest_port: Optional[int] = None, slots: int = 2,
                  flink_home: Optional[str] = None, start_timeout: float = 180.0):
-        entry = manifest().get("flink") or {}
+        entry = manifest().get(f"flink-{version}") or {}
         self.flink_home = pathlib.Path(flink_home or entry.get("home", ""))
         self.version = entry.get("version")
         self.work = pathlib.Path(work_dir).resolve()
@@ -306,7 +311,7 @@ def _main(argv: List[str]) -> int:
     import sys
     import tempfile
 
-    if not argv or argv[0] not in ("neo4j", "flink"):
+    if not argv or not (argv[0] == "neo4j" or argv[0].startswith("flink-")):
         print(__doc__, file=sys.stderr)
         return 2
     reason = missing(argv[0])
@@ -321,7 +326,7 @@ def _main(argv: List[str]) -> int:
             print(f"Neo4j at {server.settings.uri} (user neo4j, pid {server.pid}); Ctrl-C stops it", flush=True)
             _wait_for_interrupt()
     else:
-        cluster = FlinkCluster(tempfile.mkdtemp(prefix="mmkg-flink-"),
+        cluster = FlinkCluster(tempfile.mkdtemp(prefix="mmkg-flink-"), version=argv[0].split("-", 1)[1],
                                rest_port=int(argv[1]) if len(argv) > 1 else 8081)
         with cluster:
             pids = ", ".join(str(p.pid) for p in cluster.procs)

@@ -8,6 +8,7 @@ what is missing, where Java, the Flink distribution or the job-server jar is abs
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -83,7 +84,34 @@ def flink_flags(cluster, environment_type: str):
             f"--flink_job_server_jar={job_server['jar']}", "--parallelism=1"]
 
 
-def test_mmkg_run_finishes_on_the_cluster_with_the_direct_runners_output(job_server_cluster, tmp_path):
+def job_server_pids(jar: str) -> set:
+    """PIDs of running processes whose command line names the job-server jar."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if jar.encode() in f.read():
+                        pids.add(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture
+def reap_job_servers():
+    """Beam's FlinkRunner starts the job server (java -jar) and, at the end of the run, logs
+    "Really destroying service" but leaves that JVM running (seen with the assembled 2.62 job
+    server). The test stops the ones it caused, by PID."""
+    jar = services.manifest().get("flink_job_server", {}).get("jar", "\0")
+    before = job_server_pids(jar)
+    yield
+    for pid in job_server_pids(jar) - before:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_mmkg_run_finishes_on_the_cluster_with_the_direct_runners_output(job_server_cluster, reap_job_servers,
+                                                                         tmp_path):
     # LOOPBACK: the SDK workers run in this process, which the TaskManager on this machine reaches.
     # (On a remote cluster: DOCKER or EXTERNAL, docs/runners.md.)
     flink = job_server_cluster

@@ -2,8 +2,8 @@
 overlapping input: the graph ends exactly as after one clean write, with no duplicates.
 
 Each test writes MNRE posts and their triples with WriteGraph on the real DirectRunner into a
-real embedded ArcadeDB store of its own (one per module, on a temporary data dir), because the
-tests stop and restart it. Graphs are compared by counts and by a checksum over the sorted node
+real store of its own (one per module and backend, on a temporary data dir: the embedded
+ArcadeDB, then a real Neo4j), because the tests stop and restart it. Graphs are compared by counts and by a checksum over the sorted node
 keys and relationship triples (and, in full, with kg.queries.graph_snapshot).
 """
 from __future__ import annotations
@@ -24,8 +24,11 @@ import pytest
 from mmkg.kg import queries
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.kg.settings import GraphSettings
+from mmkg.pipeline.options import ENV_NEO4J_PASSWORD as ENV_PASSWORD
 from mmkg.transforms.graph_writer import WriteGraph
+from tests import services
 from tests.beam_util import run_and_collect
+from tests.fixtures_graph import GRAPH_BACKENDS
 from tests.conftest import REPO
 from tests.test_graph_write import mnre_sample
 
@@ -115,9 +118,17 @@ def assert_no_duplicates(settings: GraphSettings) -> None:
     assert (nodes, rels) == (distinct_nodes, distinct_rels)
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    s = EmbeddedGraphStore(str(tmp_path_factory.mktemp("faults-graph")))
+@pytest.fixture(scope="module", params=GRAPH_BACKENDS)
+def store(request, tmp_path_factory):
+    """A store of this module's own (the tests stop it): the embedded ArcadeDB, or a real Neo4j
+    in its own JVM, whose stop() kills the process (SIGKILL: a crash, not a clean shutdown)."""
+    if request.param == "neo4j":
+        reason = services.missing("neo4j")
+        if reason:
+            pytest.skip(f"no real Neo4j: {reason}")
+        s = services.Neo4jServer(str(tmp_path_factory.mktemp("faults-neo4j")))
+    else:
+        s = EmbeddedGraphStore(str(tmp_path_factory.mktemp("faults-graph")))
     s.start()
     yield s
     s.stop()

@@ -169,7 +169,9 @@ def load_annotations(paths: Iterable[str], posts: Optional[Dict[int, EvalPost]] 
 def default_annotation_files() -> List[str]:
     if not os.path.isdir(ANNOTATIONS):
         return []
-    return sorted(os.path.join(ANNOTATIONS, f) for f in os.listdir(ANNOTATIONS) if f.endswith(".jsonl"))
+    # Only this set's parts: bench/annotations also holds other labelled sets (resolution pairs).
+    return sorted(os.path.join(ANNOTATIONS, f) for f in os.listdir(ANNOTATIONS)
+                  if f.startswith("mnre_val.") and f.endswith(".jsonl"))
 
 
 def _norm(name: str) -> str:

@@ -103,14 +103,35 @@ def _stats(driver, database, args) -> int:
 
 
 def _entity(driver, database, name: str, args) -> int:
-    found = queries.entities_named(driver, name, database)
+    found = queries.entity_details(driver, name, database)
     if not found:
         _not_found(driver, database, name)
         return 1
-    print("entity: " + "; ".join(f"{n} ({t})" for n, t in found))
+    print("entity: " + "; ".join(f"{e['name']} ({e['type']})" for e in found))
+    for e in found:
+        _why(e, len(found) > 1)
     keys, rows = queries.entity_relations(driver, name, database)
     _print(keys, rows, args)
     return 0
+
+
+def _why(entity: Dict[str, Any], several: bool) -> None:
+    """The aliases of an entity and the resolution decisions that merged them (or kept a name
+    apart), from the ``resolution`` record the run wrote on the node."""
+    head = f"  {entity['name']} ({entity['type']}) " if several else ""
+    if len(entity["aliases"]) > 1 or several:
+        print(f"{head}aliases: " + ", ".join(entity["aliases"]))
+    if not entity.get("resolution"):
+        return
+    try:
+        record = json.loads(entity["resolution"])
+    except ValueError:
+        return
+    nodes = set(record.get("nodes", ()))
+    for d in record.get("decisions", ()):
+        feats = ", ".join(f"{k}={v:g}" for k, v in d.get("features", ()))
+        what = "merged because" if d["a"] in nodes and d["b"] in nodes else "kept apart"
+        print(f"{head}{what}: {d['a']} ~ {d['b']}  {d['rule']} score={d['score']:g}" + (f"  ({feats})" if feats else ""))
 
 
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:

@@ -49,12 +49,15 @@ def resolve_relation(name: str) -> Optional[str]:
     return None
 
 
-_ENTITY_RELATIONS = """
-MATCH (e:Entity {norm: $norm})-[r]->(o:Entity)
+# An entity is found by its name or by any of its aliases (entity resolution writes them all).
+_NAMED = "(e.norm = $norm OR $norm IN coalesce(e.alias_norms, []))"
+
+_ENTITY_RELATIONS = f"""
+MATCH (e:Entity)-[r]->(o:Entity) WHERE {_NAMED}
 RETURN e.name AS head, type(r) AS relation, o.name AS tail, r.confidence AS confidence,
        r.decided_by AS decided_by, r.post_ids AS posts
 UNION ALL
-MATCH (o:Entity)-[r]->(e:Entity {norm: $norm})
+MATCH (o:Entity)-[r]->(e:Entity) WHERE {_NAMED}
 RETURN o.name AS head, type(r) AS relation, e.name AS tail, r.confidence AS confidence,
        r.decided_by AS decided_by, r.post_ids AS posts
 """
@@ -73,11 +76,44 @@ def entity_relations(driver, name: str, database: Optional[str] = None) -> Rows:
 
 
 def entities_named(driver, name: str, database: Optional[str] = None) -> List[Tuple[str, str]]:
+    return [(e["name"], e["type"]) for e in entity_details(driver, name, database)]
+
+
+def entity_details(driver, name: str, database: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The entities a name or an alias names: key, name, type, aliases and ``resolution`` (the
+    resolution stage's JSON record, None for an entity written without it), by type."""
     _, rows = run_cypher(
-        driver, "MATCH (e:Entity {norm: $norm}) RETURN e.name, e.type ORDER BY e.type",
+        driver,
+        f"MATCH (e:Entity) WHERE {_NAMED} RETURN e.key, e.name, e.type, e.aliases, e.resolution ORDER BY e.type, e.key",
         {"norm": normalise_name(name)}, database,
     )
-    return [(r[0], r[1]) for r in rows]
+    return [{"key": k, "name": n, "type": t, "aliases": sorted(a or []), "resolution": r} for k, n, t, a, r in rows]
+
+
+def entity_states(driver, database: Optional[str] = None) -> Tuple[List[Dict[str, Any]], List[Tuple[str, str, str, str]]]:
+    """What entity resolution reads back before a run: every Entity (key, name, type, aliases,
+    ``resolution``; for one without ``resolution``, the posts that mention it), and the
+    alternate_names edges between entities written without resolution (head, tail, type, post)."""
+    _, rows = run_cypher(
+        driver, "MATCH (e:Entity) RETURN e.key, e.name, e.type, e.aliases, e.resolution ORDER BY e.key", None, database)
+    entities = {k: {"key": k, "name": n, "type": t, "aliases": list(a or []), "resolution": r, "posts": []}
+                for k, n, t, a, r in rows}
+    legacy = sorted(k for k, e in entities.items() if not e["resolution"])
+    alt_edges: List[Tuple[str, str, str, str]] = []
+    if legacy:
+        _, rows = run_cypher(
+            driver, "MATCH (p:Post)-[:MENTIONS]->(e:Entity) WHERE e.resolution IS NULL RETURN e.key, p.id", None,
+            database)
+        for k, post in rows:
+            entities[k]["posts"].append(post)
+        types = sorted({t for label, t in RELATION_TYPES.items() if label.endswith("/alternate_names")})
+        _, rows = run_cypher(
+            driver,
+            "MATCH (h:Entity)-[r]->(t:Entity) WHERE type(r) IN $types AND h.resolution IS NULL "
+            "AND t.resolution IS NULL RETURN h.name, t.name, h.type, r.post_ids",
+            {"types": types}, database)
+        alt_edges = sorted({(h, t, ty, p) for h, t, ty, posts in rows for p in (posts or [])})
+    return list(entities.values()), alt_edges
 
 
 def similar_entities(driver, name: str, database: Optional[str] = None, limit: int = 10) -> List[str]:
@@ -126,19 +162,19 @@ def neighbourhood(driver, name: str, database: Optional[str] = None, limit: int 
     norm = normalise_name(name)
     out = Neighbourhood()
     _, rows = run_cypher(
-        driver, "MATCH (e:Entity {norm: $norm}) RETURN e.key, e.name, e.type ORDER BY e.key", {"norm": norm}, database
+        driver, f"MATCH (e:Entity) WHERE {_NAMED} RETURN e.key, e.name, e.type ORDER BY e.key", {"norm": norm}, database
     )
     out.entities = [{"key": k, "name": n, "type": t} for k, n, t in rows]
     if not rows:
         return out
     _, rows = run_cypher(
         driver,
-        """
-MATCH (e:Entity {norm: $norm})-[r]->(o:Entity)
+        f"""
+MATCH (e:Entity)-[r]->(o:Entity) WHERE {_NAMED}
 RETURN e.key AS head, o.key AS tail, o.name AS other, o.type AS other_type, type(r) AS type,
        r.confidence AS confidence, r.post_ids AS posts, r.decided_by AS decided_by, o.key AS other_key
 UNION ALL
-MATCH (o:Entity)-[r]->(e:Entity {norm: $norm})
+MATCH (o:Entity)-[r]->(e:Entity) WHERE {_NAMED}
 RETURN o.key AS head, e.key AS tail, o.name AS other, o.type AS other_type, type(r) AS type,
        r.confidence AS confidence, r.post_ids AS posts, r.decided_by AS decided_by, o.key AS other_key
 """,
@@ -153,8 +189,8 @@ RETURN o.key AS head, e.key AS tail, o.name AS other, o.type AS other_type, type
             out.others.append({"key": other_key, "name": other, "type": other_type})
     _, rows = run_cypher(
         driver,
-        """
-MATCH (p:Post)-[:MENTIONS]->(e:Entity {norm: $norm})
+        f"""
+MATCH (p:Post)-[:MENTIONS]->(e:Entity) WHERE {_NAMED}
 OPTIONAL MATCH (p)-[:HAS_IMAGE]->(i:Image)
 RETURN p.id AS post, p.text AS text, e.key AS entity, i.id AS image, i.uri AS uri
 ORDER BY post LIMIT $limit

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.schemas.relations import ENTITY_TYPES, NO_RELATION, RELATIONS
@@ -42,6 +42,19 @@ def entity_key(name: str, etype: str) -> str:
     return f"{etype}:{normalise_name(name)}"
 
 
+# A resolved identity of a name: (entity key, canonical name), or None to keep the exact key.
+# The graph writer gets one from entity resolution (transforms.graph_writer); kg does not resolve.
+Identity = Callable[[str, str], Optional[Tuple[str, str]]]
+
+ENTITY = "entity"
+
+
+def _identify(name: str, etype: str, identity: Optional[Identity], out: Dict[str, Any], prefix: str = "") -> None:
+    found = identity(name, etype) if identity is not None else None
+    if found is not None:
+        out[prefix + "key"], out[prefix + "canonical"] = found
+
+
 def _clean_name(name: Any) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(name)).split())
 
@@ -49,16 +62,20 @@ def _clean_name(name: Any) -> str:
 # -- records -> rows ---------------------------------------------------------------------------
 
 
-def post_row(post: Post) -> Dict[str, Any]:
+def post_row(post: Post, identity: Optional[Identity] = None) -> Dict[str, Any]:
     """What the graph keeps of a post. Untyped mentions (MNRE's) are left out: an entity's key
-    needs its type, and for those it is only known from a triple's label."""
+    needs its type, and for those it is only known from a triple's label. ``identity``: a
+    mention's resolved (key, canonical name); without it (or where it says None) the key is
+    :func:`entity_key`."""
     mentions = []
     for m in post.entities or ():
         if m.source == NER_CANDIDATE:  # a proposal; it enters the graph only as a triple's end
             continue
         name = _clean_name(m.text)
         if m.type in ENTITY_TYPES and normalise_name(name):
-            mentions.append({"name": name, "type": m.type})
+            mention = {"name": name, "type": m.type}
+            _identify(name, m.type, identity, mention)
+            mentions.append(mention)
     image = None
     if post.image is not None:
         image = {"id": post.image.image_id, "uri": post.image.path}
@@ -74,8 +91,9 @@ def post_row(post: Post) -> Dict[str, Any]:
     }
 
 
-def triple_row(triple: Triple) -> Dict[str, Any]:
-    """A triple as a graph row; raises :class:`InvalidTriple` for what the graph must not take."""
+def triple_row(triple: Triple, identity: Optional[Identity] = None) -> Dict[str, Any]:
+    """A triple as a graph row; raises :class:`InvalidTriple` for what the graph must not take.
+    ``identity`` as for :func:`post_row` (``head_key``/``tail_key``, ``head_canonical``/...)."""
     if triple.relation == NO_RELATION or triple.relation not in RELATIONS:
         raise InvalidTriple(f"relation label not in the closed set: {str(triple.relation)[:80]!r}")
     for side, etype in (("head", triple.head_type), ("tail", triple.tail_type)):
@@ -92,7 +110,7 @@ def triple_row(triple: Triple) -> Dict[str, Any]:
         raise InvalidTriple("confidence is not a number") from None
     if not math.isfinite(confidence):
         raise InvalidTriple("confidence is not finite")
-    return {
+    row = {
         "kind": TRIPLE,
         "label": triple.relation,
         "head": head,
@@ -106,9 +124,20 @@ def triple_row(triple: Triple) -> Dict[str, Any]:
         "guide_version": triple.guide_version or "",
         "llm_model": triple.llm_model or "",
     }
+    _identify(head, triple.head_type, identity, row, "head_")
+    _identify(tail, triple.tail_type, identity, row, "tail_")
+    return row
+
+
+def entity_row(key: str, name: str, etype: str, aliases: Sequence[str], resolution: str) -> Dict[str, Any]:
+    """A resolved entity as a graph row: its key, canonical name, every alias, and ``resolution``
+    (a JSON string: the decisions that made it, written by the resolution stage, read back by the
+    next run)."""
+    return {"kind": ENTITY, "key": key, "name": _clean_name(name), "type": etype,
+            "aliases": sorted({_clean_name(a) for a in aliases}), "resolution": resolution}
 
 
 def batch_key(row: Dict[str, Any]) -> str:
     """What a row is batched with: posts with posts, triples with triples of the same label, so a
     batch of triples needs one relationship statement rather than one per label it holds."""
-    return POST if row["kind"] == POST else row["label"]
+    return row["kind"] if row["kind"] in (POST, ENTITY) else row["label"]

@@ -22,10 +22,22 @@ _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {key: row.key})
-ON CREATE SET e.name = row.name, e.norm = row.norm, e.type = row.type, e.aliases = row.aliases
+ON CREATE SET e.name = row.name, e.norm = row.norm, e.type = row.type, e.aliases = row.aliases,
+  e.alias_norms = row.alias_norms
 ON MATCH SET
-  e.name = CASE WHEN e.name IS NULL OR row.name < e.name THEN row.name ELSE e.name END,
-  e.aliases = coalesce(e.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(e.aliases, [])]
+  e.name = CASE WHEN row.canonical THEN row.name
+                WHEN e.name IS NULL OR row.name < e.name THEN row.name ELSE e.name END,
+  e.norm = CASE WHEN row.canonical THEN row.norm ELSE e.norm END,
+  e.aliases = coalesce(e.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(e.aliases, [])],
+  e.alias_norms = coalesce(e.alias_norms, []) + [a IN row.alias_norms WHERE NOT a IN coalesce(e.alias_norms, [])]
+"""
+
+# The resolution stage's record of an entity (a JSON string, rewritten whole: the stage read the
+# old one back and resolved with it), only for rows that carry one.
+ENTITY_RESOLUTIONS = """
+UNWIND $rows AS row
+MATCH (e:Entity {key: row.key})
+SET e.resolution = row.resolution
 """
 
 POSTS = """
@@ -74,6 +86,54 @@ SET r.support = size(r.post_ids)
 """
 
 
+# Entity resolution merged entity ``old`` into ``new`` (a later run): its relationships of one
+# type move to ``new`` (lists united, confidence the highest), an edge between the two is dropped.
+_REDIRECT_OUT = """
+UNWIND $rows AS row
+MATCH (o:Entity {key: row.old})-[r:%(type)s]->(t:Entity)
+MATCH (n:Entity {key: row.new})
+WHERE t.key <> row.new AND t.key <> row.old
+MERGE (n)-[x:%(type)s]->(t)
+%(merge)s
+"""
+
+_REDIRECT_IN = """
+UNWIND $rows AS row
+MATCH (t:Entity)-[r:%(type)s]->(o:Entity {key: row.old})
+MATCH (n:Entity {key: row.new})
+WHERE t.key <> row.new AND t.key <> row.old
+MERGE (t)-[x:%(type)s]->(n)
+%(merge)s
+"""
+
+_REDIRECT_MERGE = """ON CREATE SET
+  x.label = r.label, x.confidence = r.confidence, x.post_ids = r.post_ids, x.image_ids = r.image_ids,
+  x.decided_by = r.decided_by, x.guide_versions = r.guide_versions, x.llm_models = r.llm_models
+ON MATCH SET
+  x.confidence = CASE WHEN r.confidence > x.confidence THEN r.confidence ELSE x.confidence END,
+  x.post_ids = coalesce(x.post_ids, []) + [v IN coalesce(r.post_ids, []) WHERE NOT v IN coalesce(x.post_ids, [])],
+  x.image_ids = coalesce(x.image_ids, []) + [v IN coalesce(r.image_ids, []) WHERE NOT v IN coalesce(x.image_ids, [])],
+  x.decided_by = coalesce(x.decided_by, []) + [v IN coalesce(r.decided_by, []) WHERE NOT v IN coalesce(x.decided_by, [])],
+  x.guide_versions = coalesce(x.guide_versions, [])
+    + [v IN coalesce(r.guide_versions, []) WHERE NOT v IN coalesce(x.guide_versions, [])],
+  x.llm_models = coalesce(x.llm_models, []) + [v IN coalesce(r.llm_models, []) WHERE NOT v IN coalesce(x.llm_models, [])]
+SET x.support = size(x.post_ids)"""
+
+REDIRECT_MENTIONS = """
+UNWIND $rows AS row
+MATCH (p:Post)-[:MENTIONS]->(o:Entity {key: row.old})
+MATCH (n:Entity {key: row.new})
+MERGE (p)-[:MENTIONS]->(n)
+"""
+
+REDIRECT_DELETE = """
+UNWIND $rows AS row
+MATCH (o:Entity {key: row.old})
+WHERE row.old <> row.new
+DETACH DELETE o
+"""
+
+
 def _relation_statements() -> Dict[str, str]:
     out = {}
     for label in RELATIONS:
@@ -88,3 +148,9 @@ def _relation_statements() -> Dict[str, str]:
 
 RELATION_STATEMENTS: Dict[str, str] = _relation_statements()
 RELATION_TYPES: Dict[str, str] = {label: relation_type_name(label) for label in RELATION_STATEMENTS}
+# One pair of statements per relationship type (checked above); then REDIRECT_MENTIONS and
+# REDIRECT_DELETE. The new entity must exist (the resolution stage writes it first).
+REDIRECT_STATEMENTS = tuple(
+    stmt % {"type": rel_type, "merge": _REDIRECT_MERGE}
+    for rel_type in sorted(set(RELATION_TYPES.values())) for stmt in (_REDIRECT_OUT, _REDIRECT_IN)
+)

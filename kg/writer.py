@@ -6,8 +6,9 @@ import time
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.kg.rows import POST, entity_key, normalise_name
-from mmkg.kg.statements import ENTITIES, IMAGES, MENTIONS, POSTS, RELATION_STATEMENTS
+from mmkg.kg.rows import ENTITY, POST, entity_key, normalise_name
+from mmkg.kg.statements import (ENTITIES, ENTITY_RESOLUTIONS, IMAGES, MENTIONS, POSTS, REDIRECT_DELETE,
+                                REDIRECT_MENTIONS, REDIRECT_STATEMENTS, RELATION_STATEMENTS)
 from mmkg.schemas.relations import SYMMETRIC_RELATIONS
 
 
@@ -24,28 +25,43 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
     mentions = set()
     facts: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
 
-    def entity(name: str, etype: str) -> str:
-        key = entity_key(name, etype)
+    resolutions: Dict[str, str] = {}
+
+    def entity(name: str, etype: str, key: Optional[str] = None, canonical: Optional[str] = None,
+               aliases=()) -> str:
+        # ``key``/``canonical``: the identity entity resolution gave the name (the row carries it);
+        # its canonical name is the node's name. Without: the exact key, the least name.
+        key = key or entity_key(name, etype)
         e = entities.get(key)
         if e is None:
-            entities[key] = {"key": key, "name": name, "norm": normalise_name(name), "type": etype, "aliases": {name}}
-        else:
+            e = entities[key] = {"key": key, "name": canonical or name, "norm": normalise_name(canonical or name),
+                                 "type": etype, "aliases": set(), "canonical": canonical is not None}
+        elif canonical is not None:
+            e.update(name=canonical, norm=normalise_name(canonical), canonical=True)
+        elif not e["canonical"]:
             e["name"] = min(e["name"], name)
-            e["aliases"].add(name)
+        e["aliases"].add(name)
+        e["aliases"].update(aliases)
         return key
 
     for row in rows:
+        if row["kind"] == ENTITY:
+            entity(row["name"], row["type"], row["key"], row["name"], row["aliases"])
+            resolutions[row["key"]] = row["resolution"]
+            continue
         if row["kind"] == POST:
             posts[row["id"]] = {"id": row["id"], "text": row["text"], "source": row["source"]}
             if row["image"] is not None:
                 images[(row["id"], row["image"]["id"])] = row["image"]["uri"]
             for m in row["mentions"]:
-                mentions.add((row["id"], entity(m["name"], m["type"])))
+                mentions.add((row["id"], entity(m["name"], m["type"], m.get("key"), m.get("canonical"))))
             continue
-        head = entity(row["head"], row["head_type"])
-        tail = entity(row["tail"], row["tail_type"])
+        head = entity(row["head"], row["head_type"], row.get("head_key"), row.get("head_canonical"))
+        tail = entity(row["tail"], row["tail_type"], row.get("tail_key"), row.get("tail_canonical"))
         mentions.add((row["post_id"], head))
         mentions.add((row["post_id"], tail))
+        if head == tail and "head_key" in row:
+            continue  # two names of one resolved entity: no edge from the entity to itself
         if row["label"] in SYMMETRIC_RELATIONS and tail < head:
             head, tail = tail, head  # one edge per unordered pair for symmetric relations
         fact = facts.setdefault(
@@ -63,7 +79,11 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
 
     plan: List[Tuple[str, List[Dict[str, Any]]]] = []
     if entities:
-        plan.append((ENTITIES, [dict(e, aliases=sorted(e["aliases"])) for _, e in sorted(entities.items())]))
+        plan.append((ENTITIES, [dict(e, aliases=sorted(e["aliases"]),
+                                     alias_norms=sorted({normalise_name(a) for a in e["aliases"]}))
+                                for _, e in sorted(entities.items())]))
+    if resolutions:
+        plan.append((ENTITY_RESOLUTIONS, [{"key": k, "resolution": v} for k, v in sorted(resolutions.items())]))
     if posts:
         plan.append((POSTS, [p for _, p in sorted(posts.items())]))
     if images:
@@ -113,7 +133,26 @@ def write_rows(
             if attempt == conflict_retries:
                 raise
             time.sleep(0.05 * 2**attempt)
-    counts = {"rows": len(rows), "posts": 0, "triples": 0}
+    counts = {"rows": len(rows), "posts": 0, "triples": 0, "entities": 0}
     for row in rows:
-        counts["posts" if row["kind"] == POST else "triples"] += 1
+        counts[{POST: "posts", ENTITY: "entities"}.get(row["kind"], "triples")] += 1
     return counts
+
+
+def redirect_plan(redirects: Dict[str, str]) -> List[Tuple[str, List[Dict[str, Any]]]]:
+    """The statements that fold entities merged by resolution into the ones that now hold them:
+    relationships and mentions re-pointed, the old node deleted (its aliases are on the new one)."""
+    rows = [{"old": o, "new": n} for o, n in sorted(redirects.items()) if o != n]
+    if not rows:
+        return []
+    return [(s, rows) for s in (*REDIRECT_STATEMENTS, REDIRECT_MENTIONS, REDIRECT_DELETE)]
+
+
+def apply_redirects(driver, redirects: Dict[str, str], database: Optional[str] = None) -> int:
+    """Applies :func:`redirect_plan` in one write transaction; returns how many entities moved."""
+    plan = redirect_plan(redirects)
+    if plan:
+        kwargs = {"database": database} if database else {}
+        with driver.session(**kwargs) as session:
+            session.execute_write(run_plan, plan)
+    return len(plan[0][1]) if plan else 0

@@ -18,16 +18,35 @@ from typing import Optional
 
 import apache_beam as beam
 
-from mmkg.kg.rows import POST, InvalidTriple, batch_key, post_row, triple_row
+from mmkg.kg.rows import ENTITY, POST, InvalidTriple, batch_key, post_row, triple_row
 from mmkg.kg.schema import ensure_schema_at
 from mmkg.kg.settings import GraphSettings
 from mmkg.kg.statements import RELATION_STATEMENTS, RELATION_TYPES
-from mmkg.kg.writer import write_rows
+from mmkg.kg.writer import apply_redirects, write_rows
 from mmkg.schemas.records import DeadLetter, Triple
 from mmkg.transforms import counters
 
 DEAD = "dead_letters"
 STAGE = "graph"
+
+
+def identity_of(resolution):
+    """A name's (entity key, canonical name) in a :class:`resolve.records.Resolution` (None: a
+    name resolution does not know; the writer then keeps the exact key)."""
+    if resolution is None:
+        return None
+
+    def identity(name: str, etype: str):
+        key = resolution.key_of(name, etype)
+        if key is None:
+            return None
+        return key, resolution.entities[key].name
+
+    return identity
+
+
+def _post_row(post, resolution=None):
+    return post_row(post, identity_of(resolution))
 
 
 class _TripleRows(beam.DoFn):
@@ -36,9 +55,9 @@ class _TripleRows(beam.DoFn):
     def __init__(self) -> None:
         self._rejected = counters.counter(counters.GRAPH_TRIPLES_REJECTED)
 
-    def process(self, triple: Triple):
+    def process(self, triple: Triple, resolution=None):
         try:
-            yield triple_row(triple)
+            yield triple_row(triple, identity_of(resolution))
         except InvalidTriple as e:
             self._rejected.inc()
             yield beam.pvalue.TaggedOutput(
@@ -53,7 +72,7 @@ class _TripleRows(beam.DoFn):
             )
 
 
-BATCH_KINDS = (POST, *RELATION_STATEMENTS)
+BATCH_KINDS = (POST, ENTITY, *RELATION_STATEMENTS)
 _KIND_INDEX = {kind: i for i, kind in enumerate(BATCH_KINDS)}
 
 
@@ -62,7 +81,7 @@ def _kind_index(row, n: int) -> int:
 
 
 def _step_name(kind: str) -> str:
-    return kind.upper() if kind == POST else RELATION_TYPES[kind]
+    return kind.upper() if kind in (POST, ENTITY) else RELATION_TYPES[kind]
 
 
 def _ensure_schema_once(_, settings: GraphSettings) -> bool:
@@ -90,12 +109,29 @@ class _WriteBatch(beam.DoFn):
         self._posts.inc(counts["posts"])
         self._triples.inc(counts["triples"])
         self._batches.inc()
-        return ()
+        yield counts["rows"]
 
     def teardown(self) -> None:
         if self._driver is not None:
             self._driver.close()
             self._driver = None
+
+
+class _Redirect(beam.DoFn):
+    """After every batch is written: entities that resolution merged into others are folded in."""
+
+    def __init__(self, settings: GraphSettings) -> None:
+        self._settings = settings
+        self._moved = counters.counter("graph_entities_redirected")
+
+    def process(self, resolution, written: int):
+        if not resolution.redirects:
+            return
+        driver = self._settings.driver()
+        try:
+            self._moved.inc(apply_redirects(driver, resolution.redirects, self._settings.database))
+        finally:
+            driver.close()
 
 
 DEFAULT_BATCH_SIZE = 1000  # rows per transaction
@@ -105,6 +141,12 @@ class WriteGraph(beam.PTransform):
     """``{"posts": PCollection[Post], "triples": PCollection[Triple]} | WriteGraph(settings)``.
 
     Either key may be missing. Returns ``{"dead_letters": PCollection[DeadLetter]}``.
+
+    With entity resolution, also ``"resolution"`` (a PCollection of one
+    :class:`resolve.records.Resolution`, from transforms.resolve.ResolveEntities): names are
+    written under their entity's key and canonical name; and ``"entities"`` (graph rows of the
+    entities resolution made or changed, ``kg.rows.entity_row``: every alias, the decisions).
+    Entities the resolution redirects are folded into their new one once everything is written.
     """
 
     def __init__(self, settings: GraphSettings, batch_size: int = DEFAULT_BATCH_SIZE, label: Optional[str] = None) -> None:
@@ -119,11 +161,15 @@ class WriteGraph(beam.PTransform):
     def expand(self, inputs):
         pipeline = next(v for v in inputs.values() if v is not None).pipeline
         parts = []
+        resolution = inputs.get("resolution")
+        side = {} if resolution is None else {"resolution": beam.pvalue.AsSingleton(resolution)}
         if inputs.get("posts") is not None:
-            parts.append(inputs["posts"] | "PostRows" >> beam.Map(post_row))
+            parts.append(inputs["posts"] | "PostRows" >> beam.Map(_post_row, **side))
+        if inputs.get("entities") is not None:
+            parts.append(inputs["entities"])
         dead = None
         if inputs.get("triples") is not None:
-            triple_rows = inputs["triples"] | "TripleRows" >> beam.ParDo(_TripleRows()).with_outputs(
+            triple_rows = inputs["triples"] | "TripleRows" >> beam.ParDo(_TripleRows(), **side).with_outputs(
                 DEAD, main="rows"
             )
             parts.append(triple_rows["rows"])
@@ -144,10 +190,14 @@ class WriteGraph(beam.PTransform):
                 min_batch_size=self._batch_size, max_batch_size=self._batch_size)
             for kind, part in zip(BATCH_KINDS, kinds)
         ]
-        _ = (
+        written = (
             batches
             | "AllBatches" >> beam.Flatten()
             | "WriteBatches"
             >> beam.ParDo(_WriteBatch(self._settings), schema_ready=beam.pvalue.AsSingleton(schema_ready))
         )
+        if resolution is not None:
+            # The side input is complete only when every batch is written.
+            done = written | "RowsWritten" >> beam.CombineGlobally(sum)
+            _ = resolution | "Redirect" >> beam.ParDo(_Redirect(self._settings), written=beam.pvalue.AsSingleton(done))
         return {DEAD: dead}

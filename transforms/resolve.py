@@ -19,7 +19,9 @@ No all-pairs pass: a pair is compared only where it shares a blocking key. The r
 """
 from __future__ import annotations
 
+import json
 import unicodedata
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -27,10 +29,10 @@ import apache_beam as beam
 from mmkg.resolve.blocking import block_keys, block_pairs
 from mmkg.resolve.cluster import cluster, entity_records
 from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nodes_of_records
-from mmkg.resolve.normalise import name_form
-from mmkg.resolve.records import AltName, EntityRecord, Resolution
+from mmkg.kg.rows import entity_row
+from mmkg.resolve.normalise import name_form, normalise
+from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
 from mmkg.resolve.resolver import _recorded, alt_support, mentions_of_post
-from mmkg.resolve.records import MANUAL_SPLIT
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
@@ -254,3 +256,109 @@ class ResolveEntities(beam.PTransform):
                 _Cluster(self._existing, self._params), nodes=nodes_side,
                 fresh_pairs=beam.pvalue.AsList(fresh), fresh_decisions=beam.pvalue.AsList(decisions))
         )
+
+
+# -- the record an Entity node keeps (its ``resolution`` property), and reading it back ----------
+
+
+def record_json(record: EntityRecord, alt_names: Iterable[AltName] = ()) -> str:
+    """What the graph keeps of a resolved entity, as one JSON string: its name nodes, every alias
+    with its posts and context tokens, every decision that touches it (rule, score, firm side,
+    features) and the alternate_names triples about its names; enough for a later run to resolve
+    against it exactly as if it had seen the posts again."""
+    nodes = set(record.nodes)
+    alt = sorted({(a.head, a.tail, a.type, a.post_id) for a in alt_names
+                  if a.type == record.type and (_node_of(a.head, a.type) in nodes or _node_of(a.tail, a.type) in nodes)})
+    return json.dumps({
+        "key": record.key, "name": record.name, "type": record.type, "nodes": list(record.nodes),
+        "aliases": [{"name": a.name, "posts": list(a.post_ids), "context": list(a.context)} for a in record.aliases],
+        "decisions": [{"a": d.a, "b": d.b, "rule": d.rule, "score": d.score, "firm": d.firm,
+                       "dependent": d.dependent, "features": [list(f) for f in d.features]}
+                      for d in record.decisions],
+        "alt_names": [list(a) for a in alt],
+    }, ensure_ascii=False, sort_keys=True)
+
+
+def _node_of(name: str, etype: str) -> str:
+    return node_key(etype, normalise(name, etype))
+
+
+def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
+    d = json.loads(text)
+    record = EntityRecord(
+        key=d["key"], name=d["name"], type=d["type"],
+        aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"])) for a in d["aliases"]),
+        decisions=tuple(Decision(x["a"], x["b"], x["rule"], float(x["score"]), bool(x["firm"]), x["dependent"],
+                                 tuple((str(k), float(v)) for k, v in x["features"])) for x in d["decisions"]),
+        nodes=tuple(d["nodes"]))
+    return record, [AltName(*a) for a in d.get("alt_names", ())]
+
+
+def records_of_graph(entities: Iterable[dict], alt_edges: Iterable[Tuple[str, str, str, str]] = ()
+                     ) -> Tuple[List[EntityRecord], List[AltName]]:
+    """The records and alternate_names triples of a graph, from ``kg.queries.entity_states``: a
+    node with a ``resolution`` property is read back exactly; one written without resolution (an
+    earlier version, ``--no-resolve``) becomes a record of its aliases with the posts that mention
+    it, and its alternate_names edges (``alt_edges``: head, tail, type, post id) count as triples."""
+    records: List[EntityRecord] = []
+    alts = set(AltName(*e) for e in alt_edges)
+    for e in entities:
+        if e.get("resolution"):
+            r, a = record_of_json(e["resolution"])
+            records.append(r)
+            alts.update(a)
+            continue
+        posts = tuple(sorted(set(e.get("posts") or ())))
+        names = sorted(set(e.get("aliases") or ()) | {e["name"]})
+        aliases = tuple(Alias(n, posts, ()) for n in names if _resolvable(n, e["type"]))
+        if aliases:
+            records.append(EntityRecord(e["key"], e["name"], e["type"], aliases, (), ()))
+    return records, sorted(alts)
+
+
+def _entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
+    """Graph rows of the entities whose record differs from what the graph holds."""
+    for key, record in resolution.entities.items():
+        text = record_json(record, alt_names)
+        if stored.get(key) != text:
+            yield entity_row(record.key, record.name, record.type, record.alias_names(), text)
+
+
+class EntityRows(beam.PTransform):
+    """``{"resolution": ..., "triples": ...} | EntityRows(stored, alt_names)``: the graph rows
+    (``kg.rows.entity_row``) of every entity new or changed by this run. ``stored``: entity key ->
+    the ``resolution`` JSON the graph holds; ``alt_names``: the graph's alternate_names triples."""
+
+    def __init__(self, stored: Dict[str, str] = None, alt_names: Sequence[AltName] = (),
+                 label: Optional[str] = None) -> None:
+        super().__init__(label)
+        self._stored = dict(stored or {})
+        self._alt_names = tuple(alt_names)
+
+    def expand(self, inputs):
+        resolution = inputs["resolution"]
+        p = resolution.pipeline
+        alts = [p | "KnownAltNames" >> beam.Create(self._alt_names, reshuffle=False)]
+        if inputs.get("triples") is not None:
+            alts.append(inputs["triples"] | "RunAltNames" >> beam.FlatMap(triple_alt_names))
+        alt_list = (alts | "AllAltNames" >> beam.Flatten()
+                    | "DistinctAltNames" >> beam.Distinct() | "AltNamesList" >> beam.combiners.ToList())
+        return resolution | "Rows" >> beam.FlatMap(
+            _entity_rows, alt_names=beam.pvalue.AsSingleton(alt_list), stored=self._stored)
+
+
+@dataclass(frozen=True)
+class KnownEntities:
+    """What a graph already holds, for resolving a run against it: the records, its
+    alternate_names triples, and each entity's stored ``resolution`` JSON (by key)."""
+
+    records: Tuple[EntityRecord, ...] = ()
+    alt_names: Tuple[AltName, ...] = ()
+    stored: Tuple[Tuple[str, str], ...] = ()
+
+    @classmethod
+    def of_graph(cls, entities: Sequence[dict], alt_edges: Sequence[Tuple[str, str, str, str]] = ()) -> "KnownEntities":
+        """From ``kg.queries.entity_states``."""
+        records, alts = records_of_graph(entities, alt_edges)
+        stored = tuple(sorted((e["key"], e["resolution"]) for e in entities if e.get("resolution")))
+        return cls(tuple(records), tuple(alts), stored)

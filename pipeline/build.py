@@ -21,6 +21,7 @@ from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
+from mmkg.transforms.resolve import EntityRows, KnownEntities, ResolveEntities
 from mmkg.transforms.triple_sink import CalibrateConfidence, KeepConfident, WriteTriplesParquet
 
 
@@ -33,11 +34,14 @@ def build(
     settings: RunSettings,
     graph: Optional[GraphSettings] = None,
     stage2: Stage2 = Stage2(),
+    known: KnownEntities = KnownEntities(),
 ) -> Dict[str, PCollection]:
     """Adds the whole job to ``p``; returns the main PCollections (for tests and callers).
 
     ``graph`` None writes no graph; ``stage2`` (its LLM resolved to a reachable endpoint) says
-    which pairs the LLM decides; by default the guide decides every pair.
+    which pairs the LLM decides; by default the guide decides every pair. ``known``: the entities
+    the graph already holds (read by pipeline.run), which this run's names are resolved against
+    (unless ``settings.resolve`` is off).
     """
     if not settings.input:
         raise ValueError("--input is required")
@@ -72,13 +76,20 @@ def build(
     if maps:
         triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(maps))
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
+    outputs = {}
     if graph is not None:
         confident = triples | "KeepConfident" >> beam.ParDo(KeepConfident(settings.min_confidence))
-        written = {"posts": posts, "triples": confident} | "WriteGraph" >> WriteGraph(
-            graph, batch_size=settings.graph_batch_size
-        )
+        to_write = {"posts": posts, "triples": confident}
+        if settings.resolve:
+            resolution = to_write | "ResolveEntities" >> ResolveEntities(known.records, known.alt_names)
+            to_write["resolution"] = resolution
+            to_write["entities"] = {"resolution": resolution, "triples": confident} | "EntityRows" >> EntityRows(
+                dict(known.stored), known.alt_names)
+            outputs["resolution"] = resolution
+        written = to_write | "WriteGraph" >> WriteGraph(graph, batch_size=settings.graph_batch_size)
         dead_letters.append(written["dead_letters"])
 
     all_dead = dead_letters | "AllDeadLetters" >> beam.Flatten()
     _ = all_dead | "WriteDeadLetters" >> WriteDeadLetters(prefix)
-    return {"posts": posts, "pairs": pairs, "scores": scores, "triples": triples, "dead_letters": all_dead}
+    return {"posts": posts, "pairs": pairs, "scores": scores, "triples": triples, "dead_letters": all_dead,
+            **outputs}

@@ -195,6 +195,11 @@ class MmkgOptions(PipelineOptions):
             "--no-graph", dest="no_graph", action="store_true", help="write Parquet only"
         )
         parser.add_argument(
+            "--no-resolve", dest="no_resolve", action="store_true",
+            help="no entity resolution: one graph node per type and exact normalised name (as before "
+            "issue 24), e.g. to compare; by default names of one entity (Louvre, @LouvreMuseum) are one node",
+        )
+        parser.add_argument(
             "--max-pairs-per-post", dest="max_pairs_per_post", type=int, default=DEFAULT_MAX_PAIRS_PER_POST,
             help="candidate pairs of a post with detected entities, nearest mentions first (the rest are "
             "counted in the summary); MNRE's annotated pairs are never cut",
@@ -224,6 +229,7 @@ class RunSettings:
     max_pairs_per_post: int = DEFAULT_MAX_PAIRS_PER_POST
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
+    resolve: bool = True  # entity resolution before the graph write (--no-resolve: exact keys)
 
     @property
     def uses_embedded_graph(self) -> bool:
@@ -402,4 +408,5 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         max_pairs_per_post=_at_least(opts.max_pairs_per_post, 1, "--max-pairs-per-post"),
         min_confidence=_probability(opts.min_confidence, "--min-confidence"),
         progress=shows_progress(opts, terminal),
+        resolve=not opts.no_resolve,
     )

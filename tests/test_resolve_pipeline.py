@@ -1,0 +1,182 @@
+"""Entity resolution in the pipeline (issue 24): `mmkg run` on the real DirectRunner writing the
+real embedded store, and ResolveEntities against the library it wraps."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import apache_beam as beam
+import pytest
+
+from mmkg.cli.query import main as query_main
+from mmkg.cli.run import main as run_main
+from mmkg.kg import queries
+from mmkg.kg.embedded import graph_settings
+from mmkg.resolve.resolver import mentions_of_post, resolve
+from mmkg.schemas.records import EntityMention, Post, Triple
+from mmkg.transforms.resolve import (KnownEntities, ResolveEntities, post_names, record_json, record_of_json,
+                                     triple_alt_names, triple_names)
+from tests.beam_util import run_and_collect
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples" / "posts.jsonl"
+
+
+def run(input_path, data_dir, *extra):
+    argv = ["--input", str(input_path), "--data-dir", str(data_dir), "--llm", "none",
+            "--min-confidence", "0", *extra]
+    assert run_main(argv) == 0
+
+
+def graph_state(data_dir):
+    """(snapshot, entities by key: name, type, aliases, resolution record) of a run's graph."""
+    with graph_settings(str(data_dir), None) as settings:
+        driver = settings.driver()
+        try:
+            snap = queries.graph_snapshot(driver, settings.database)
+            entities, _ = queries.entity_states(driver, settings.database)
+        finally:
+            driver.close()
+    return snap, {e["key"]: e for e in entities}
+
+
+def clusters(entities):
+    return sorted((k, e["type"], tuple(sorted(e["aliases"]))) for k, e in entities.items())
+
+
+def example_input(tmp_path, lines):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "images").symlink_to(REPO / "examples" / "images")
+    path = tmp_path / "posts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """The README example, once, resolved; its graph state after one run and after a second."""
+    d = tmp_path_factory.mktemp("whole")
+    inp = example_input(tmp_path_factory.mktemp("in"), EXAMPLES.read_text().splitlines())
+    run(inp, d)
+    first = graph_state(d)
+    run(inp, d)
+    return first, graph_state(d), d
+
+
+def test_louvre_and_its_handle_are_one_entity_with_both_names(whole, capsys):
+    (_, entities), _, d = whole
+    louvre = [e for e in entities.values() if "Louvre" in e["aliases"] or "@LouvreMuseum" in e["aliases"]]
+    assert len(louvre) == 1
+    assert {"Louvre", "@LouvreMuseum"} <= set(louvre[0]["aliases"])
+    record, _ = record_of_json(louvre[0]["resolution"])
+    assert {d.rule for d in record.decisions} >= {"subset"}
+    capsys.readouterr()
+    assert query_main(["entity", "@LouvreMuseum", "--data-dir", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "entity: Louvre (LOC)" in out
+    assert "aliases: @LouvreMuseum, Louvre" in out
+    assert "merged because: LOC:louvre ~ LOC:louvre museum  subset" in out
+
+
+def test_running_the_same_input_twice_changes_nothing(whole):
+    (snap1, _), (snap2, _), _ = whole
+    assert snap1 == snap2
+
+
+def test_two_halves_in_sequence_give_the_clusters_of_one_run(whole, tmp_path):
+    (_, entities), _, _ = whole
+    lines = EXAMPLES.read_text().splitlines()
+    d = tmp_path / "halves"
+    first = example_input(tmp_path / "a", lines[::2])
+    second = example_input(tmp_path / "b", lines[1::2])
+    run(first, d)
+    run(second, d)
+    _, halves = graph_state(d)
+    assert clusters(halves) == clusters(entities)
+    # Not only the partition: every record (aliases with posts, decisions) is the same.
+    assert {k: e["resolution"] for k, e in halves.items()} == {k: e["resolution"] for k, e in entities.items()}
+
+
+def test_no_resolve_keeps_exact_keys(tmp_path):
+    inp = example_input(tmp_path / "in", EXAMPLES.read_text().splitlines()[10:11])
+    run(inp, tmp_path / "exact", "--no-resolve")
+    _, entities = graph_state(tmp_path / "exact")
+    assert {"LOC:louvre", "LOC:@louvremuseum"} <= set(entities)
+    assert all(not e["resolution"] for e in entities.values())
+
+
+def test_washington_the_person_and_the_place_stay_two_nodes(tmp_path):
+    posts = [
+        {"id": "w1", "text": "Washington crossed the Delaware.",
+         "entities": [{"text": "Washington", "start": 0, "end": 10, "type": "PER"},
+                      {"text": "Delaware", "start": 23, "end": 31, "type": "LOC"}]},
+        {"id": "w2", "text": "Washington is rainy.",
+         "entities": [{"text": "Washington", "start": 0, "end": 10, "type": "LOC"}]},
+        {"id": "w3", "text": "George Washington was the first president.",
+         "entities": [{"text": "George Washington", "start": 0, "end": 17, "type": "PER"}]},
+    ]
+    inp = example_input(tmp_path / "in", [json.dumps(p) for p in posts])
+    run(inp, tmp_path / "g")
+    _, entities = graph_state(tmp_path / "g")
+    by_type = {}
+    for e in entities.values():
+        if any("Washington" in a for a in e["aliases"]):
+            by_type.setdefault(e["type"], []).append(e["key"])
+    assert len(by_type["PER"]) >= 1 and len(by_type["LOC"]) == 1
+    assert not set(by_type["PER"]) & set(by_type["LOC"])
+
+
+# -- ResolveEntities against the library ---------------------------------------------------------
+
+POSTS = [
+    Post("a", "x", entities=(EntityMention("Louvre", 0, 1, "LOC", "ner"), EntityMention("Paris", 0, 1, "LOC", "ner"))),
+    Post("b", "x", entities=(EntityMention("Donald Trump", 0, 1, "PER", "ner"),
+                             EntityMention("Kim Jong Un", 0, 1, "PER", "ner"))),
+    Post("c", "x", entities=(EntityMention("Trump", 0, 1, "PER", "ner"), EntityMention("Kim", 0, 1, "PER", "ner"),
+                             EntityMention("Washington", 0, 1, "LOC", "ner"))),
+    Post("d", "x", entities=(EntityMention("Washington", 0, 1, "PER", "ner"),)),
+]
+TRIPLES = [
+    Triple("@LouvreMuseum", "LOC", "/loc/loc/contain", "Louvre", "LOC", 0.9, "guide", "a", None, "g"),
+    Triple("POTUS", "PER", "/per/per/alternate_names", "Donald Trump", "PER", 0.9, "guide", "b", None, "g"),
+    Triple("POTUS", "PER", "/per/per/alternate_names", "Donald Trump", "PER", 0.9, "guide", "c", None, "g"),
+]
+
+
+def beam_resolve(posts, triples, known=KnownEntities()):
+    def build(p):
+        inputs = {"posts": p | "P" >> beam.Create(posts), "triples": p | "T" >> beam.Create(triples)}
+        return {"r": inputs | ResolveEntities(known.records, known.alt_names)}
+
+    out = run_and_collect(build)["r"]
+    assert len(out) == 1
+    return out[0]
+
+
+def library_resolve(posts, triples, existing=(), alt=()):
+    by_post = {}
+    for pid, nt in [x for p in posts for x in post_names(p)] + [x for t in triples for x in triple_names(t)]:
+        by_post.setdefault(pid, set()).add(nt)
+    mentions = [m for pid in sorted(by_post) for m in mentions_of_post(pid, sorted(by_post[pid]))]
+    return resolve(mentions, existing, [*alt, *(a for t in triples for a in triple_alt_names(t))])
+
+
+def test_the_beam_stage_equals_the_library():
+    res = beam_resolve(POSTS, TRIPLES)
+    lib = library_resolve(POSTS, TRIPLES)
+    assert res.entities == lib.entities and res.decisions == lib.decisions
+    assert res.key_of("@LouvreMuseum", "LOC") == res.key_of("Louvre", "LOC")
+    assert res.key_of("POTUS", "PER") == res.key_of("Donald Trump", "PER")
+    assert res.key_of("Washington", "PER") != res.key_of("Washington", "LOC")
+
+
+def test_records_read_back_from_json_resolve_a_later_run_like_the_whole():
+    whole = beam_resolve(POSTS, TRIPLES)
+    first = beam_resolve(POSTS[:2], TRIPLES[:2])
+    alts = [a for t in TRIPLES[:2] for a in triple_alt_names(t)]
+    stored = [{"key": r.key, "resolution": record_json(r, alts)} for r in first.entities.values()]
+    known = KnownEntities.of_graph(stored)
+    assert list(known.records) == list(first.entities.values())
+    later = beam_resolve(POSTS[2:], TRIPLES[2:], known)
+    assert later.clusters() == whole.clusters()
+    assert later.entities == whole.entities

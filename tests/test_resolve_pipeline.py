@@ -180,3 +180,31 @@ def test_records_read_back_from_json_resolve_a_later_run_like_the_whole():
     later = beam_resolve(POSTS[2:], TRIPLES[2:], known)
     assert later.clusters() == whole.clusters()
     assert later.entities == whole.entities
+
+
+def test_a_later_run_that_renames_an_entity_folds_the_old_node_into_the_new(tmp_path):
+    """Run 1 knows only "Trump" (entity PER:trump); run 2 brings "Donald Trump" in a post with
+    "Trump": the entity is now PER:donald trump, and the old node's edges and mentions move to it."""
+    def post(pid, *names):
+        text = " and ".join(n for n, _ in names)
+        ents, at = [], 0
+        for n, t in names:
+            ents.append({"text": n, "start": at, "end": at + len(n), "type": t})
+            at += len(n) + 5
+        return json.dumps({"id": pid, "text": text, "entities": ents})
+
+    one = [post("t1", ("Trump", "PER"), ("White House", "ORG"))]
+    two = [post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))]
+    run(example_input(tmp_path / "one", one), tmp_path / "seq")
+    snap1, first = graph_state(tmp_path / "seq")
+    assert "PER:trump" in first
+    run(example_input(tmp_path / "two", two), tmp_path / "seq")
+    snap, seq = graph_state(tmp_path / "seq")
+    run(example_input(tmp_path / "both", one + two), tmp_path / "whole")
+    whole_snap, whole = graph_state(tmp_path / "whole")
+    assert "PER:trump" not in seq and "PER:donald trump" in seq
+    assert clusters(seq) == clusters(whole)
+    ends = {(s, e) for _, s, e, _ in snap["relationships"]}
+    assert not any("PER:trump" in (s, e) for s, e in ends)
+    assert ("t1", "PER:donald trump") in ends  # run 1's mention, re-pointed
+    assert ends == {(s, e) for _, s, e, _ in whole_snap["relationships"]}

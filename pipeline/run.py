@@ -56,7 +56,9 @@ def run_pipeline(options: PipelineOptions, settings: RunSettings) -> RunResult:
         graph = None
         if settings.write_graph:
             graph = services.enter_context(graph_settings(settings.data_dir, settings.graph))
-        known = known_entities(graph) if graph is not None and settings.resolve else KnownEntities()
+        # A dry run or template build runs nothing and may not reach the graph: nothing to read.
+        reads_graph = graph is not None and settings.resolve and not submits_only(options)
+        known = known_entities(graph) if reads_graph else KnownEntities()
         llm = services.enter_context(serving(stage2.llm))
         p = beam.Pipeline(options=options)
         build(p, settings, graph=graph, stage2=dataclasses.replace(stage2, llm=llm), known=known)

@@ -43,6 +43,9 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
     if settings.write_graph:
         lines.append(f"    in the graph      {get(C.TRIPLES) - get(C.TRIPLES_BELOW_MIN_CONFIDENCE)}  (confidence >= "
                      f"{settings.min_confidence:g}; all {get(C.TRIPLES)} in Parquet)")
+    if C.RESOLVE_NAME_NODES in counters:
+        lines.append(f"  entities resolved   {get(C.RESOLVE_NAME_NODES)} names -> {get(C.RESOLVE_ENTITIES)} entities  "
+                     f"({get(C.RESOLVE_MERGES)} merged; why: mmkg query entity NAME)")
     if C.GRAPH_ROWS_WRITTEN in counters:
         lines.append(
             f"  graph rows written  {get(C.GRAPH_ROWS_WRITTEN)}  in {get(C.GRAPH_BATCHES)} transactions"

@@ -39,6 +39,13 @@ DECIDED_BY = "decided_by:"  # + guide, llm or guide-fallback
 TRIPLES = "triples"
 TRIPLES_BELOW_MIN_CONFIDENCE = "triples_below_min_confidence"  # in Parquet, not in the graph
 
+# Entity resolution (transforms.resolve).
+RESOLVE_MENTIONS = "resolve_mentions"
+RESOLVE_NAME_NODES = "resolve_name_nodes"  # distinct (type, normal form) names
+RESOLVE_ENTITIES = "resolve_entities"
+RESOLVE_MERGES = "resolve_merges"  # name nodes - entities: names that joined another name's entity
+RESOLVE_PAIRS_SCORED = "resolve_pairs_scored"
+
 # The graph.
 GRAPH_TRIPLES_REJECTED = "graph_triples_rejected"
 GRAPH_ROWS_WRITTEN = "graph_rows_written"

@@ -37,12 +37,6 @@ from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
 
-# Counters (namespace mmkg).
-MENTIONS_RESOLVED = "resolve_mentions"
-NAME_NODES = "resolve_name_nodes"
-ENTITIES = "resolve_entities"
-MERGES = "resolve_merges"  # name nodes - entities: names that joined another name's entity
-PAIRS_SCORED = "resolve_pairs_scored"
 
 ALTERNATE_NAMES = frozenset({"/per/per/alternate_names", "/org/org/alternate_names"})
 
@@ -87,7 +81,7 @@ def triple_alt_names(t: Triple) -> List[AltName]:
 
 class _Mentions(beam.DoFn):
     def __init__(self) -> None:
-        self._mentions = counters.counter(MENTIONS_RESOLVED)
+        self._mentions = counters.counter(counters.RESOLVE_MENTIONS)
 
     def process(self, item):
         post_id, names = item
@@ -132,7 +126,7 @@ def _alt_pairs(_, alt: Dict[Tuple[str, str], int], nodes: Dict[str, object]):
 class _Score(beam.DoFn):
     def __init__(self, params: Params) -> None:
         self._params = params
-        self._scored = counters.counter(PAIRS_SCORED)
+        self._scored = counters.counter(counters.RESOLVE_PAIRS_SCORED)
 
     def process(self, pair, nodes, alt):
         a, b = pair
@@ -152,9 +146,9 @@ class _Cluster(beam.DoFn):
     def __init__(self, existing: Sequence[EntityRecord], params: Params) -> None:
         self._existing = tuple(existing)
         self._params = params
-        self._names = counters.counter(NAME_NODES)
-        self._entities = counters.counter(ENTITIES)
-        self._merges = counters.counter(MERGES)
+        self._names = counters.counter(counters.RESOLVE_NAME_NODES)
+        self._entities = counters.counter(counters.RESOLVE_ENTITIES)
+        self._merges = counters.counter(counters.RESOLVE_MERGES)
 
     def process(self, _, nodes, fresh_pairs, fresh_decisions):
         fresh = set(fresh_pairs)

@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import logging
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import List, Optional
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from mmkg.cli.logs import root_handler
 from mmkg.guide.settings import DEFAULT_CHECKPOINT
 from mmkg.pipeline.options import MmkgOptions, SettingsError, llm_from_options
 from mmkg.refiner.calibration import choose, pairs_to_ask
@@ -52,7 +52,7 @@ def _parse(argv: List[str]):
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    root_handler()
     args, opts = _parse(argv)
 
     # Deferred: torch takes seconds to import, which `--help` and a flag error need not wait for.

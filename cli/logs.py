@@ -7,10 +7,19 @@ import logging
 import os
 import warnings
 
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def root_handler() -> None:
+    """The process's one log handler, in our format. Set before any command imports Beam: Beam's
+    import warns through the root logger, which would otherwise install Python's default handler
+    (``INFO:name:msg``) first."""
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+
 
 def configure_logging() -> None:
     quiet_model_libraries()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    root_handler()
     # Our own loggers (all named under "mmkg.") talk at INFO; Beam's and the servers' only when
     # something is wrong.
     logging.getLogger("mmkg").setLevel(logging.INFO)

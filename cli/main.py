@@ -8,7 +8,7 @@ import os
 import sys
 from typing import List, Optional
 
-from mmkg.cli.logs import hide_beam_import_warning, quiet_model_libraries, stay_offline
+from mmkg.cli.logs import hide_beam_import_warning, quiet_model_libraries, root_handler, stay_offline
 
 # sub-command -> (module with main(argv), one-line help). Imported lazily: `mmkg query` should not
 # pay for torch, and `mmkg train` not for Beam's runners.
@@ -41,6 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"mmkg: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     hide_beam_import_warning()
+    root_handler()
     stay_offline()
     quiet_model_libraries()
     module = importlib.import_module(COMMANDS[name][0])

@@ -54,6 +54,11 @@ def enumerate_pairs(post: Post, max_pairs: Optional[int] = None) -> List[EntityP
             if not type_pair_allowed(head.type, tail.type):
                 continue
             out.append(EntityPair(post_id=post.post_id, text=post.text, head=head, tail=tail, image=post.image))
-    if max_pairs is not None and len(out) > max_pairs:
-        out = sorted(out, key=lambda p: (_gap(p), p.head.start, p.tail.start))[:max_pairs]
-    return out
+    return nearest(out, max_pairs)
+
+
+def nearest(pairs: List[EntityPair], max_pairs: Optional[int]) -> List[EntityPair]:
+    """The ``max_pairs`` pairs whose mentions stand closest (all when there are no more)."""
+    if max_pairs is None or len(pairs) <= max_pairs:
+        return pairs
+    return sorted(pairs, key=lambda p: (_gap(p), p.head.start, p.tail.start))[:max_pairs]

@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmkg.cli.run import main as run_main
+from mmkg.kg import queries
+from mmkg.kg.embedded import graph_settings
 from mmkg.kg.rows import post_row
 from mmkg.ner.mentions import CUT_NAME, RETWEET_SOURCE, clean_mentions
 from mmkg.ner.pairs import enumerate_pairs
@@ -60,6 +62,9 @@ def test_pairs_of_a_post_are_bounded_nearest_first():
     assert {frozenset((p.head.text, p.tail.text)) for p in near} == {frozenset(names[i:i + 2]) for i in range(5)}
 
 
+CUT = 0.3
+
+
 @pytest.fixture(scope="module")
 def raw_posts_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("raw")
@@ -72,8 +77,8 @@ def raw_posts_run(tmp_path_factory):
     ]
     posts.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     data = tmp / "data"
-    argv = ["--input", str(posts), "--llm", "none", "--data-dir", str(data), "--no-graph",
-            "--max-pairs-per-post", "12", "--min-confidence", "0.9"]
+    argv = ["--input", str(posts), "--llm", "none", "--data-dir", str(data),
+            "--max-pairs-per-post", "12", "--min-confidence", str(CUT)]
     assert run_main(argv) == 0
     return data
 
@@ -89,10 +94,19 @@ def test_no_detected_entity_is_a_retweet_source_and_pairs_stay_bounded(raw_posts
     assert max(per_post.values()) <= 12
 
 
-def test_the_confidence_cut_keeps_every_triple_in_parquet(raw_posts_run):
+def test_the_confidence_cut_keeps_low_triples_out_of_the_graph_but_in_parquet(raw_posts_run):
     triples = pq.read_table(glob.glob(str(raw_posts_run / "out" / "triples-*.parquet"))).to_pylist()
-    # The cut is for the graph only: Parquet keeps the low ones for another cut later.
-    assert any(t["confidence"] < 0.9 for t in triples)
+    # Parquet keeps the low ones for another cut later; the graph holds exactly the rest.
+    assert any(t["confidence"] < CUT for t in triples) and any(t["confidence"] >= CUT for t in triples)
+    with graph_settings(str(raw_posts_run), None) as settings:
+        driver = settings.driver()
+        try:
+            _, rows = queries.run_cypher(driver, "MATCH (:Entity)-[r]->(:Entity) RETURN r.confidence",
+                                         None, settings.database)
+        finally:
+            driver.close()
+    kept = {(t["head"], t["relation"], t["tail"]) for t in triples if t["confidence"] >= CUT}
+    assert len(rows) == len(kept) and all(r[0] >= CUT for r in rows)
 
 
 def test_a_confidence_outside_zero_one_is_a_usage_error(tmp_path):

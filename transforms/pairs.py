@@ -5,7 +5,7 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
-from mmkg.ner.pairs import DEFAULT_MAX_PAIRS_PER_POST, enumerate_pairs
+from mmkg.ner.pairs import DEFAULT_MAX_PAIRS_PER_POST, enumerate_pairs, nearest
 from mmkg.schemas.records import EntityPair, Post
 from mmkg.transforms import counters
 
@@ -20,10 +20,11 @@ class EnumeratePairs(beam.DoFn):
 
     def process(self, post: Post) -> Iterable[EntityPair]:
         pairs = enumerate_pairs(post)
-        if self._max_pairs is not None and len(pairs) > self._max_pairs:
+        # A post's annotated pairs are the input's own choice (MNRE's): never cut.
+        if post.pairs is None and self._max_pairs is not None and len(pairs) > self._max_pairs:
             self._cut.inc(len(pairs) - self._max_pairs)
             self._cut_posts.inc()
-            pairs = enumerate_pairs(post, self._max_pairs)
+            pairs = nearest(pairs, self._max_pairs)
         if not pairs:
             self._no_pairs.inc()
         self._pairs.inc(len(pairs))

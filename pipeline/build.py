@@ -19,6 +19,7 @@ from mmkg.transforms.graph_writer import WriteGraph
 from mmkg.transforms.guide import ScorePairs
 from mmkg.transforms.ner import DetectEntities
 from mmkg.transforms.pairs import EnumeratePairs
+from mmkg.transforms.places import CheckPlaces
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
 from mmkg.transforms.resolve import EntityRows, KnownEntities, ResolveEntities
@@ -75,6 +76,8 @@ def build(
     maps = confidence_maps({guide.for_given_pairs, guide.for_candidate_pairs})
     if maps:
         triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(maps))
+    if settings.check_places:
+        triples = triples | "CheckPlaces" >> beam.ParDo(CheckPlaces())
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     outputs = {}
     if graph is not None:

@@ -200,6 +200,11 @@ class MmkgOptions(PipelineOptions):
             "issue 24), e.g. to compare; by default names of one entity (Louvre, @LouvreMuseum) are one node",
         )
         parser.add_argument(
+            "--no-place-check", dest="no_place_check", action="store_true",
+            help="keep the guide's place-contains-place triples as it decided them; by default GeoNames "
+            "confirms (confidence >= 0.8) or overrules (confidence 0) those it is sure of",
+        )
+        parser.add_argument(
             "--max-pairs-per-post", dest="max_pairs_per_post", type=int, default=DEFAULT_MAX_PAIRS_PER_POST,
             help="candidate pairs of a post with detected entities, nearest mentions first (the rest are "
             "counted in the summary); MNRE's annotated pairs are never cut",
@@ -230,6 +235,7 @@ class RunSettings:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
     resolve: bool = True  # entity resolution before the graph write (--no-resolve: exact keys)
+    check_places: bool = True  # the gazetteer's check of contain triples (--no-place-check: off)
 
     @property
     def uses_embedded_graph(self) -> bool:
@@ -409,4 +415,5 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         min_confidence=_probability(opts.min_confidence, "--min-confidence"),
         progress=shows_progress(opts, terminal),
         resolve=not opts.no_resolve,
+        check_places=not opts.no_place_check,
     )

@@ -40,6 +40,9 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
         f"{k[len(C.DECIDED_BY):]} {v}" for k, v in sorted(counters.items()) if k.startswith(C.DECIDED_BY)
     )
     lines.append(f"  triples             {get(C.TRIPLES)}" + (f"  (decided by: {decided})" if decided else ""))
+    if settings.check_places:
+        lines.append(f"    places checked    {get(C.PLACES_CONFIRMED) + get(C.PLACES_OVERRULED)}  (contain triples "
+                     f"GeoNames settles: {get(C.PLACES_CONFIRMED)} confirmed, {get(C.PLACES_OVERRULED)} overruled)")
     if settings.write_graph:
         lines.append(f"    in the graph      {get(C.TRIPLES) - get(C.TRIPLES_BELOW_MIN_CONFIDENCE)}  (confidence >= "
                      f"{settings.min_confidence:g}; all {get(C.TRIPLES)} in Parquet)")

@@ -18,7 +18,7 @@ _LOG = logging.getLogger("mmkg.refiner")
 GATING_FILE = "gating.json"
 
 # Who decided a triple (``Triple.decided_by``): declared with the record.
-GUIDE, LLM, FALLBACK = DECIDED_BY
+GUIDE, LLM, FALLBACK, GAZETTEER = DECIDED_BY
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,8 @@ class DeadLetter:
         return dataclasses.asdict(self)
 
 
-# Who decided a triple (``Triple.decided_by``): the guide alone, the LLM, or the guide because the
-# LLM failed for that pair (the fault is in ``Triple.reason``). Named once, here.
-DECIDED_BY = ("guide", "llm", "guide-fallback")
+# Who decided a triple (``Triple.decided_by``): the guide alone, the LLM, the guide because the
+# LLM failed for that pair (the fault is in ``Triple.reason``), or a gazetteer that confirmed or
+# overruled a place-contains-place triple (refiner.places; its evidence in ``Triple.reason``).
+# Named once, here.
+DECIDED_BY = ("guide", "llm", "guide-fallback", "gazetteer")

@@ -35,8 +35,10 @@ LLM_CACHE_HITS = "llm_cache_hits"
 LLM_PROMPT_TOKENS = "llm_prompt_tokens"
 LLM_COMPLETION_TOKENS = "llm_completion_tokens"
 LLM_FAULT = "llm_fault:"  # + the fault's kind
-DECIDED_BY = "decided_by:"  # + guide, llm or guide-fallback
+DECIDED_BY = "decided_by:"  # + guide, llm or guide-fallback (a pair's decision in stage 2)
 TRIPLES = "triples"
+PLACES_CONFIRMED = "places_confirmed"  # contain triples the gazetteer confirmed (transforms.places)
+PLACES_OVERRULED = "places_overruled"  # ... and overruled (confidence 0, kept in Parquet)
 TRIPLES_BELOW_MIN_CONFIDENCE = "triples_below_min_confidence"  # in Parquet, not in the graph
 
 # Entity resolution (transforms.resolve).

@@ -53,3 +53,54 @@ def test_run_into_neo4j_writes_the_same_graph_as_the_embedded_store(neo4j_server
     assert {"Post", "Entity"} <= labels and len(real[1]) > len(real[0]) // 2, (labels, len(real[1]))
     assert real == embedded
     assert not (tmp_path / "neo4j" / "graph").exists()  # no embedded store was opened for that run
+
+
+def _clear(settings):
+    driver = settings.driver()
+    try:
+        driver.execute_query("MATCH (n) DETACH DELETE n", database_=settings.database)
+    finally:
+        driver.close()
+
+
+def test_resolution_against_neo4j_folds_a_renamed_entity_like_one_run(neo4j_server, tmp_path, monkeypatch):
+    """Incremental resolution on a real Neo4j: run 1 knows only "Trump"; run 2 brings "Donald
+    Trump" beside "Trump". Run 2 reads the entities back from Neo4j, re-points run 1's mention
+    and edges to PER:donald trump and deletes PER:trump (the redirect statements); the graph then
+    equals one run over both posts into the embedded store."""
+    import json
+
+    def post(pid, *names):
+        text = " and ".join(n for n, _ in names)
+        ents, at = [], 0
+        for n, t in names:
+            ents.append({"text": n, "start": at, "end": at + len(n), "type": t})
+            at += len(n) + 5
+        return json.dumps({"id": pid, "text": text, "entities": ents})
+
+    one = [post("t1", ("Trump", "PER"), ("White House", "ORG"))]
+    two = [post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))]
+    for name, lines in (("one", one), ("two", two), ("both", one + two)):
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    settings = neo4j_server.settings
+    _clear(settings)
+    monkeypatch.setenv("NEO4J_PASSWORD", settings.password)
+    common = ["--llm", "none", "--min-confidence", "0"]
+    neo4j = ["--data-dir", str(tmp_path / "neo4j"), "--neo4j-uri", settings.uri, "--neo4j-username",
+             settings.username, "--neo4j-database", settings.database]
+    assert run_main(["--input", str(tmp_path / "one.jsonl"), *common, *neo4j]) == 0
+    first = snapshot(settings)
+    assert any(ident == "PER:trump" for _, ident, _ in first[0])
+    assert run_main(["--input", str(tmp_path / "two.jsonl"), *common, *neo4j]) == 0
+    seq = snapshot(settings)
+
+    assert run_main(["--input", str(tmp_path / "both.jsonl"), *common, "--data-dir", str(tmp_path / "whole")]) == 0
+    with EmbeddedGraphStore(str(tmp_path / "whole")) as store:
+        whole = snapshot(store.settings)
+    idents = {ident for _, ident, _ in seq[0]}
+    assert "PER:trump" not in idents and "PER:donald trump" in idents
+    ends = {(s, e) for _, s, e, _ in seq[1]}
+    assert ("t1", "PER:donald trump") in ends  # run 1's mention, re-pointed on Neo4j
+    assert ends == {(s, e) for _, s, e, _ in whole[1]}
+    entity_keys = sorted(ident for label, ident, _ in seq[0] if label == "Entity")
+    assert entity_keys == sorted(ident for label, ident, _ in whole[0] if label == "Entity")

@@ -40,3 +40,41 @@ def test_a_map_is_used_only_with_the_weights_it_was_fitted_for(tmp_path):
     assert load_map(str(ckpt)).a == 0.3
     save_map(str(ckpt), ConfidenceMap(0.3, -1.0, guide_weights_sha256="0" * 64))
     assert load_map(str(ckpt)) == IDENTITY
+
+
+def test_a_run_states_each_guide_triple_through_its_checkpoints_map(tmp_path):
+    """`mmkg run` on the real DirectRunner, the same posts and weights twice: without a map and
+    with one. Every triple the guide decided carries map(raw confidence); nothing else moves."""
+    import glob
+    import json
+
+    import pyarrow.parquet as pq
+
+    from mmkg.cli.run import main as run_main
+    from mmkg.guide.settings import CANDIDATES_CHECKPOINT
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(CANDIDATES_CHECKPOINT, ckpt)
+    (ckpt / "confidence.json").unlink()
+    posts = tmp_path / "posts.jsonl"
+    texts = ["Serena Williams beat Venus Williams at Wimbledon in London.",
+             "Elon Musk said Tesla will open a factory in Berlin, Germany.",
+             "Taylor Swift and Ed Sheeran played Wembley Stadium in London last night."]
+    posts.write_text("".join(json.dumps({"id": f"p{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+
+    def triples(name):
+        argv = ["--input", str(posts), "--data-dir", str(tmp_path / name), "--llm", "none", "--no-graph",
+                "--no-place-check", "--checkpoint", str(ckpt)]
+        assert run_main(argv) == 0
+        rows = pq.read_table(glob.glob(str(tmp_path / name / "out" / "triples-*.parquet"))).to_pylist()
+        return {(r["post_id"], r["head"], r["relation"], r["tail"]): r for r in rows}
+
+    raw = triples("raw")
+    cmap = ConfidenceMap(0.5, -1.0, guide_weights_sha256=weights_sha256(str(ckpt)))
+    save_map(str(ckpt), cmap)
+    mapped = triples("mapped")
+    assert raw and mapped.keys() == raw.keys()
+    for key, r in raw.items():
+        assert r["decided_by"] == "guide"
+        assert mapped[key]["confidence"] == pytest.approx(cmap(r["confidence"]), abs=1e-6)
+        assert mapped[key]["confidence"] != pytest.approx(r["confidence"], abs=1e-3)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pathlib
 
-import pytest
 
 from mmkg.kg import queries
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.cli.run import main as run_main
+from tests.test_resolve_pipeline import trump_posts
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "posts.jsonl"
@@ -68,18 +68,7 @@ def test_resolution_against_neo4j_folds_a_renamed_entity_like_one_run(neo4j_serv
     Trump" beside "Trump". Run 2 reads the entities back from Neo4j, re-points run 1's mention
     and edges to PER:donald trump and deletes PER:trump (the redirect statements); the graph then
     equals one run over both posts into the embedded store."""
-    import json
-
-    def post(pid, *names):
-        text = " and ".join(n for n, _ in names)
-        ents, at = [], 0
-        for n, t in names:
-            ents.append({"text": n, "start": at, "end": at + len(n), "type": t})
-            at += len(n) + 5
-        return json.dumps({"id": pid, "text": text, "entities": ents})
-
-    one = [post("t1", ("Trump", "PER"), ("White House", "ORG"))]
-    two = [post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))]
+    one, two = trump_posts()
     for name, lines in (("one", one), ("two", two), ("both", one + two)):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
     settings = neo4j_server.settings

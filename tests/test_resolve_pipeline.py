@@ -44,6 +44,22 @@ def clusters(entities):
     return sorted((k, e["type"], tuple(sorted(e["aliases"]))) for k, e in entities.items())
 
 
+def entity_post(pid, *names):
+    """A JSONL post of the given (name, type) entities joined by " and "."""
+    text = " and ".join(n for n, _ in names)
+    ents, at = [], 0
+    for n, t in names:
+        ents.append({"text": n, "start": at, "end": at + len(n), "type": t})
+        at += len(n) + 5
+    return json.dumps({"id": pid, "text": text, "entities": ents})
+
+
+def trump_posts():
+    """Run 1 knows only "Trump"; run 2 brings "Donald Trump" beside "Trump"."""
+    return ([entity_post("t1", ("Trump", "PER"), ("White House", "ORG"))],
+            [entity_post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))])
+
+
 def example_input(tmp_path, lines):
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "images").symlink_to(REPO / "examples" / "images")
@@ -185,16 +201,7 @@ def test_records_read_back_from_json_resolve_a_later_run_like_the_whole():
 def test_a_later_run_that_renames_an_entity_folds_the_old_node_into_the_new(tmp_path):
     """Run 1 knows only "Trump" (entity PER:trump); run 2 brings "Donald Trump" in a post with
     "Trump": the entity is now PER:donald trump, and the old node's edges and mentions move to it."""
-    def post(pid, *names):
-        text = " and ".join(n for n, _ in names)
-        ents, at = [], 0
-        for n, t in names:
-            ents.append({"text": n, "start": at, "end": at + len(n), "type": t})
-            at += len(n) + 5
-        return json.dumps({"id": pid, "text": text, "entities": ents})
-
-    one = [post("t1", ("Trump", "PER"), ("White House", "ORG"))]
-    two = [post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))]
+    one, two = trump_posts()
     run(example_input(tmp_path / "one", one), tmp_path / "seq")
     snap1, first = graph_state(tmp_path / "seq")
     assert "PER:trump" in first

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pathlib
 
-
+from mmkg.cli.run import main as run_main
 from mmkg.kg import queries
 from mmkg.kg.embedded import EmbeddedGraphStore
-from mmkg.cli.run import main as run_main
 from tests.test_resolve_pipeline import trump_posts
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

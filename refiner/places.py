@@ -54,12 +54,14 @@ _PARTS_OF = {"HK": "CN", "MO": "CN"}
 DEFAULT_MIN_POPULATION = 100_000
 
 
+@lru_cache(maxsize=1 << 17)
 def normalise(name: str) -> str:
     """``#NewYork`` -> ``new york``, ``U.S.`` -> ``us``, ``The Bronx`` -> ``bronx``, accents off."""
     s = name.strip().lstrip("#@")
     s = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", s)  # hashtag and handle camel case
-    s = unicodedata.normalize("NFKD", s)
-    s = "".join(c for c in s if not unicodedata.combining(c)).casefold()
+    if not s.isascii():
+        s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+    s = s.casefold()
     s = s.replace("_", " ").replace("-", " ").replace(".", "").replace("'", "")
     s = re.sub(r"[^\w ]", " ", s)
     s = " ".join(s.split())
@@ -112,7 +114,7 @@ class Gazetteer:
             region_of[("GB", code)] = place
             self._add(name, place)
             self._parent[place] = country_of["GB"]
-        capitals = {(code, normalise(c.get("capital") or "")) for code, c in gc.get_countries().items()}
+        capitals = {(code, c.get("capital") or "") for code, c in gc.get_countries().items()}
         self._capitals: Set[Place] = set()
         by_id: Dict[str, Place] = {}
         for gid, c in gc.get_cities().items():
@@ -122,7 +124,7 @@ class Gazetteer:
             for form in {c["name"], c.get("asciiname") or ""}:
                 if form:
                     self._add(form, place)
-            if (c["countrycode"], normalise(c["name"])) in capitals:
+            if (c["countrycode"], c["name"]) in capitals:
                 self._capitals.add(place)
             parent = region_of.get((c["countrycode"], c.get("admin1code") or "")) or country_of.get(c["countrycode"])
             if parent:

@@ -33,11 +33,12 @@ ON MATCH SET
 """
 
 # The resolution stage's record of an entity (a JSON string, rewritten whole: the stage read the
-# old one back and resolved with it), only for rows that carry one.
+# old one back and resolved with it), only for rows that carry one. Its aliases are the record's,
+# exactly: a name that left the entity (an attachment undone) leaves its aliases too.
 ENTITY_RESOLUTIONS = """
 UNWIND $rows AS row
 MATCH (e:Entity {key: row.key})
-SET e.resolution = row.resolution
+SET e.resolution = row.resolution, e.aliases = row.aliases, e.alias_norms = row.alias_norms
 """
 
 POSTS = """
@@ -126,6 +127,55 @@ MATCH (n:Entity {key: row.new})
 MERGE (p)-[:MENTIONS]->(n)
 """
 
+# A name node left entity ``old`` for ``new`` (resolution.records.Resolution.moves): the posts in
+# ``row.posts`` used only that name for it. Their mentions move to ``new``, and so does their share
+# of each relationship: the post ids (and the relationship, created or united as in a redirect)
+# go to ``new``; the old relationship keeps the other posts, and is deleted when none is left
+# (MOVE_EMPTIED). The confidence and provenance lists are the relationship's, not per post: a
+# share that moves keeps them as they were.
+_MOVE = """
+UNWIND $rows AS row
+MATCH %(old_side)s
+WHERE t.key <> row.new
+WITH row, r, t, [p IN coalesce(r.post_ids, []) WHERE p IN row.posts] AS moved
+WHERE size(moved) > 0
+MATCH (n:Entity {key: row.new})
+MERGE %(new_side)s
+%%(merge)s
+SET r.post_ids = [p IN r.post_ids WHERE NOT p IN moved]
+SET r.support = size(r.post_ids)
+"""
+_MOVE_OUT = _MOVE % {"old_side": "(o:Entity {key: row.old})-[r:%(type)s]->(t:Entity)",
+                     "new_side": "(n)-[x:%(type)s]->(t)"}
+_MOVE_IN = _MOVE % {"old_side": "(t:Entity)-[r:%(type)s]->(o:Entity {key: row.old})",
+                    "new_side": "(t)-[x:%(type)s]->(n)"}
+
+_MOVE_MERGE = _REDIRECT_MERGE.replace("r.post_ids", "moved")
+
+MOVE_EMPTIED = (
+    """
+UNWIND $rows AS row
+MATCH (o:Entity {key: row.old})-[r]->(:Entity)
+WHERE r.post_ids IS NOT NULL AND size(r.post_ids) = 0
+DELETE r
+""",
+    """
+UNWIND $rows AS row
+MATCH (:Entity)-[r]->(o:Entity {key: row.old})
+WHERE r.post_ids IS NOT NULL AND size(r.post_ids) = 0
+DELETE r
+""",
+)
+
+MOVE_MENTIONS = """
+UNWIND $rows AS row
+MATCH (p:Post)-[m:MENTIONS]->(o:Entity {key: row.old})
+WHERE p.id IN row.posts
+MATCH (n:Entity {key: row.new})
+MERGE (p)-[:MENTIONS]->(n)
+DELETE m
+"""
+
 REDIRECT_DELETE = """
 UNWIND $rows AS row
 MATCH (o:Entity {key: row.old})
@@ -154,3 +204,7 @@ REDIRECT_STATEMENTS = tuple(
     stmt % {"type": rel_type, "merge": _REDIRECT_MERGE}
     for rel_type in sorted(set(RELATION_TYPES.values())) for stmt in (_REDIRECT_OUT, _REDIRECT_IN)
 )
+MOVE_STATEMENTS = tuple(
+    stmt % {"type": rel_type, "merge": _MOVE_MERGE}
+    for rel_type in sorted(set(RELATION_TYPES.values())) for stmt in (_MOVE_OUT, _MOVE_IN)
+) + MOVE_EMPTIED

@@ -7,8 +7,8 @@ from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mmkg.kg.rows import ENTITY, POST, entity_key, normalise_name
-from mmkg.kg.statements import (ENTITIES, ENTITY_RESOLUTIONS, IMAGES, MENTIONS, POSTS, REDIRECT_DELETE,
-                                REDIRECT_MENTIONS, REDIRECT_STATEMENTS, RELATION_STATEMENTS)
+from mmkg.kg.statements import (ENTITIES, ENTITY_RESOLUTIONS, IMAGES, MENTIONS, MOVE_MENTIONS, MOVE_STATEMENTS, POSTS,
+                                REDIRECT_DELETE, REDIRECT_MENTIONS, REDIRECT_STATEMENTS, RELATION_STATEMENTS)
 from mmkg.schemas.relations import SYMMETRIC_RELATIONS
 
 
@@ -26,6 +26,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
     facts: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
 
     resolutions: Dict[str, str] = {}
+    full_aliases: Dict[str, set] = {}  # an entity row's every name (the resolution's record)
 
     def entity(name: str, etype: str, key: Optional[str] = None, canonical: Optional[str] = None,
                aliases=()) -> str:
@@ -48,6 +49,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
         if row["kind"] == ENTITY:
             entity(row["name"], row["type"], row["key"], row["name"], row["aliases"])
             resolutions[row["key"]] = row["resolution"]
+            full_aliases[row["key"]] = {row["name"], *row["aliases"]}
             continue
         if row["kind"] == POST:
             posts[row["id"]] = {"id": row["id"], "text": row["text"], "source": row["source"]}
@@ -83,7 +85,10 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
                                      alias_norms=sorted({normalise_name(a) for a in e["aliases"]}))
                                 for _, e in sorted(entities.items())]))
     if resolutions:
-        plan.append((ENTITY_RESOLUTIONS, [{"key": k, "resolution": v} for k, v in sorted(resolutions.items())]))
+        plan.append((ENTITY_RESOLUTIONS, [
+            {"key": k, "resolution": v, "aliases": sorted(full_aliases[k]),
+             "alias_norms": sorted({normalise_name(a) for a in full_aliases[k]})}
+            for k, v in sorted(resolutions.items())]))
     if posts:
         plan.append((POSTS, [p for _, p in sorted(posts.items())]))
     if images:
@@ -148,11 +153,25 @@ def redirect_plan(redirects: Dict[str, str]) -> List[Tuple[str, List[Dict[str, A
     return [(s, rows) for s in (*REDIRECT_STATEMENTS, REDIRECT_MENTIONS, REDIRECT_DELETE)]
 
 
-def apply_redirects(driver, redirects: Dict[str, str], database: Optional[str] = None) -> int:
-    """Applies :func:`redirect_plan` in one write transaction; returns how many entities moved."""
-    plan = redirect_plan(redirects)
+def move_plan(moves: Sequence[Tuple[str, str, Sequence[str]]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
+    """The statements that carry what a split-off name owned to its new entity: the mentions of the
+    posts that used only that name for the old entity, and those posts' share of its relationships
+    (``resolution.records.Resolution.moves``)."""
+    rows = [{"old": o, "new": n, "posts": sorted(p)} for o, n, p in sorted(moves) if o != n and p]
+    if not rows:
+        return []
+    return [(s, rows) for s in (*MOVE_STATEMENTS, MOVE_MENTIONS)]
+
+
+def apply_redirects(driver, redirects: Dict[str, str], database: Optional[str] = None,
+                    moves: Sequence[Tuple[str, str, Sequence[str]]] = ()) -> int:
+    """Applies :func:`move_plan` then :func:`redirect_plan` in one write transaction (a split-off
+    name takes its posts before the old entity is folded anywhere); returns how many entities
+    were folded into others."""
+    folds = redirect_plan(redirects)
+    plan = move_plan(moves) + folds
     if plan:
         kwargs = {"database": database} if database else {}
         with driver.session(**kwargs) as session:
             session.execute_write(run_plan, plan)
-    return len(plan[0][1]) if plan else 0
+    return len(folds[0][1]) if folds else 0

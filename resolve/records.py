@@ -121,7 +121,10 @@ class Resolution:
     - ``mention_entity``: mention id -> entity key, for the mentions of this run;
     - ``redirects``: an entity key of the records given in -> the key that now holds it, where they
       differ (an entity merged into another, or renamed because a better canonical name arrived);
-    - ``decisions``: every link (firm or not) and every attachment made, for explanation.
+    - ``decisions``: every link (firm or not) and every attachment made, for explanation;
+    - ``moves``: (old key, new key, post ids) where a name node left an entity given in (new
+      evidence undid an attachment): the posts whose every name for the old entity now belongs to
+      the new one, so that their mentions and the facts they alone support follow the name.
     """
 
     entities: Dict[str, EntityRecord] = field(default_factory=dict)
@@ -129,6 +132,7 @@ class Resolution:
     mention_entity: Dict[str, str] = field(default_factory=dict)
     redirects: Dict[str, str] = field(default_factory=dict)
     decisions: Tuple[Decision, ...] = ()
+    moves: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = ()
 
     def key_of(self, name: str, etype: str) -> Optional[str]:
         return self.node_entity.get(node_key(etype, normalise(name, etype)))

@@ -103,11 +103,33 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
         k = node_key(m.type, form.norm)
         if k in node_entity:
             mention_entity[m.mention_id] = node_entity[k]
+    redirects, moves = carried_over(existing, node_entity)
+    return Resolution(entities=entities, node_entity=node_entity, mention_entity=mention_entity,
+                      redirects=redirects, moves=moves,
+                      decisions=tuple(sorted(links + attachments, key=lambda d: (d.pair, d.rule))))
+
+
+def carried_over(existing: Sequence[EntityRecord], node_entity: Dict[str, str]
+                 ) -> Tuple[Dict[str, str], Tuple[Tuple[str, str, Tuple[str, ...]], ...]]:
+    """What becomes of the entities given in: ``redirects`` (old key -> the entity that now holds
+    its canonical name node, where that differs) and ``moves`` (see :class:`Resolution`): a post
+    moves to another entity only when every name it used for the old one went there."""
     redirects = {r.key: node_entity[r.key] for r in existing
                  if r.key in node_entity and node_entity[r.key] != r.key}
-    return Resolution(entities=entities, node_entity=node_entity, mention_entity=mention_entity,
-                      redirects=redirects,
-                      decisions=tuple(sorted(links + attachments, key=lambda d: (d.pair, d.rule))))
+    moves = []
+    for r in existing:
+        holder = node_entity.get(r.key, r.key)
+        went: Dict[str, Set[str]] = {}
+        for a in r.aliases:
+            to = node_entity.get(node_key(r.type, name_form(a.name, r.type).norm), holder)
+            for post in a.post_ids:
+                went.setdefault(post, set()).add(to)
+        by_target: Dict[str, List[str]] = {}
+        for post, targets in went.items():
+            if len(targets) == 1 and holder not in targets:
+                by_target.setdefault(next(iter(targets)), []).append(post)
+        moves.extend((r.key, to, tuple(sorted(posts))) for to, posts in sorted(by_target.items()))
+    return redirects, tuple(moves)
 
 
 def explain(res: Resolution, name: str, etype: Optional[str] = None) -> List[str]:

@@ -215,3 +215,32 @@ def test_a_later_run_that_renames_an_entity_folds_the_old_node_into_the_new(tmp_
     assert not any("PER:trump" in (s, e) for s, e in ends)
     assert ("t1", "PER:donald trump") in ends  # run 1's mention, re-pointed
     assert ends == {(s, e) for _, s, e, _ in whole_snap["relationships"]}
+
+
+def test_a_name_split_off_by_new_evidence_takes_its_posts_mentions_and_facts_along(tmp_path):
+    """Run 1: "Trump" shares context with "Donald Trump" and joins him. Run 2 brings "Melania
+    Trump" in the same context: "Trump" is ambiguous now and leaves. Its post's mention and the
+    facts only that post supports move to the new PER:trump, and "Trump" leaves Donald Trump's
+    aliases: the graph equals one run over all three posts."""
+    one = [entity_post("a", ("Donald Trump", "PER"), ("White House", "ORG")),
+           entity_post("c", ("Trump", "PER"), ("White House", "ORG"))]
+    two = [entity_post("b", ("Melania Trump", "PER"), ("White House", "ORG"))]
+    run(example_input(tmp_path / "one", one), tmp_path / "seq")
+    _, first = graph_state(tmp_path / "seq")
+    assert "Trump" in first["PER:donald trump"]["aliases"] and "PER:trump" not in first
+    run(example_input(tmp_path / "two", two), tmp_path / "seq")
+    snap, seq = graph_state(tmp_path / "seq")
+    run(example_input(tmp_path / "both", one + two), tmp_path / "whole")
+    whole_snap, whole = graph_state(tmp_path / "whole")
+
+    assert "PER:trump" in seq and "Trump" not in seq["PER:donald trump"]["aliases"]
+    assert clusters(seq) == clusters(whole)
+    mentions = {(s, e) for t, s, e, _ in snap["relationships"] if t == "MENTIONS"}
+    assert ("c", "PER:trump") in mentions and ("c", "PER:donald trump") not in mentions
+    # every fact with the posts that support it, as one run over all posts has them
+    assert support(snap) == support(whole_snap)
+
+
+def support(snap):
+    """(type, start, end) -> the post ids a relationship carries (mentions: none)."""
+    return {(t, s, e): tuple(sorted(dict(p).get("post_ids") or ())) for t, s, e, p in snap["relationships"]}

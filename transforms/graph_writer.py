@@ -118,18 +118,20 @@ class _WriteBatch(beam.DoFn):
 
 
 class _Redirect(beam.DoFn):
-    """After every batch is written: entities that resolution merged into others are folded in."""
+    """After every batch is written: names split off an entity take their posts to their new one,
+    and entities that resolution merged into others are folded in."""
 
     def __init__(self, settings: GraphSettings) -> None:
         self._settings = settings
         self._moved = counters.counter("graph_entities_redirected")
 
     def process(self, resolution, written: int):
-        if not resolution.redirects:
+        if not resolution.redirects and not resolution.moves:
             return
         driver = self._settings.driver()
         try:
-            self._moved.inc(apply_redirects(driver, resolution.redirects, self._settings.database))
+            self._moved.inc(apply_redirects(driver, resolution.redirects, self._settings.database,
+                                            resolution.moves))
         finally:
             driver.close()
 

@@ -32,7 +32,7 @@ from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nod
 from mmkg.kg.rows import entity_row
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
-from mmkg.resolve.resolver import _recorded, alt_support, mentions_of_post
+from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
@@ -163,13 +163,12 @@ class _Cluster(beam.DoFn):
         links = decisions + attachments
         entities = entity_records(nodes, uf, links)
         node_entity = {k: e.key for e in entities.values() for k in e.nodes}
-        redirects = {r.key: node_entity[r.key] for r in self._existing
-                     if r.key in node_entity and node_entity[r.key] != r.key}
+        redirects, moves = carried_over(self._existing, node_entity)
         self._names.inc(len(nodes))
         self._entities.inc(len(entities))
         self._merges.inc(len(nodes) - len(entities))
         yield Resolution(entities=entities, node_entity=node_entity, mention_entity={}, redirects=redirects,
-                         decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))))
+                         moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))))
 
 
 class ResolveEntities(beam.PTransform):

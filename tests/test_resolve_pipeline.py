@@ -60,6 +60,13 @@ def trump_posts():
             [entity_post("t2", ("Donald Trump", "PER"), ("Trump", "PER"), ("White House", "ORG"))])
 
 
+def melania_posts():
+    """Run 1: "Trump" shares context with "Donald Trump"; run 2 brings "Melania Trump" into it."""
+    return ([entity_post("a", ("Donald Trump", "PER"), ("White House", "ORG")),
+             entity_post("c", ("Trump", "PER"), ("White House", "ORG"))],
+            [entity_post("b", ("Melania Trump", "PER"), ("White House", "ORG"))])
+
+
 def example_input(tmp_path, lines):
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "images").symlink_to(REPO / "examples" / "images")
@@ -222,9 +229,7 @@ def test_a_name_split_off_by_new_evidence_takes_its_posts_mentions_and_facts_alo
     Trump" in the same context: "Trump" is ambiguous now and leaves. Its post's mention and the
     facts only that post supports move to the new PER:trump, and "Trump" leaves Donald Trump's
     aliases: the graph equals one run over all three posts."""
-    one = [entity_post("a", ("Donald Trump", "PER"), ("White House", "ORG")),
-           entity_post("c", ("Trump", "PER"), ("White House", "ORG"))]
-    two = [entity_post("b", ("Melania Trump", "PER"), ("White House", "ORG"))]
+    one, two = melania_posts()
     run(example_input(tmp_path / "one", one), tmp_path / "seq")
     _, first = graph_state(tmp_path / "seq")
     assert "Trump" in first["PER:donald trump"]["aliases"] and "PER:trump" not in first

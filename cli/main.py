@@ -21,6 +21,7 @@ COMMANDS = {
     "calibrate": ("mmkg.cli.calibrate", "choose the LLM gating thresholds on a validation split"),
     "query": ("mmkg.cli.query", "query the knowledge graph"),
     "audit": ("mmkg.cli.audit", "sample a run's triples for a person to judge, then score precision"),
+    "resolve": ("mmkg.cli.resolve", "undo a merge entity resolution made (the names stay apart from now on)"),
 }
 
 

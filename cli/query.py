@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, Dict, List, Optional
 
+from mmkg.cli.graph_flags import graph_to_open
 from mmkg.kg import queries
-from mmkg.kg.embedded import DATABASE, GRAPH_SUBDIR, StoreBusyError, graph_settings
+from mmkg.kg.embedded import StoreBusyError, graph_settings
 from mmkg.kg.html import write_neighbourhood_html
 from mmkg.kg.statements import RELATION_TYPES
-from mmkg.pipeline.options import add_graph_flags, graph_from_values
+from mmkg.pipeline.options import add_graph_flags
 
 CANNED = ("stats", "entity", "evidence", "show")
 
@@ -48,10 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    explicit = graph_from_values(args.neo4j_uri, args.neo4j_username, args.neo4j_database)
-    if explicit is None and not os.path.isdir(os.path.join(args.data_dir, GRAPH_SUBDIR, "databases", DATABASE)):
-        print(f"mmkg query: no graph in {args.data_dir} yet (run `mmkg run` first, or give --neo4j-uri)",
-              file=sys.stderr)
+    explicit, missing = graph_to_open(args, "mmkg query")
+    if missing:
+        print(missing, file=sys.stderr)
         return 1
     try:
         params = _params(args.param)

@@ -249,3 +249,32 @@ def test_a_name_split_off_by_new_evidence_takes_its_posts_mentions_and_facts_alo
 def support(snap):
     """(type, start, end) -> the post ids a relationship carries (mentions: none)."""
     return {(t, s, e): tuple(sorted(dict(p).get("post_ids") or ())) for t, s, e, p in snap["relationships"]}
+
+
+def test_mmkg_resolve_undo_splits_a_merge_and_the_split_survives_later_runs(tmp_path, capsys):
+    """`mmkg resolve undo Trump "Donald Trump"` on the graph a run wrote: "Trump" gets its own
+    entity with its post's mention and facts, leaves Donald Trump's aliases, `query entity`
+    says why, and running the same posts again keeps them apart."""
+    from mmkg.cli.resolve import main as resolve_main
+
+    one, _ = melania_posts()
+    inp = example_input(tmp_path / "in", one)
+    d = tmp_path / "graph"
+    run(inp, d)
+    _, before = graph_state(d)
+    assert "Trump" in before["PER:donald trump"]["aliases"]
+    assert resolve_main(["undo", "Trump", "Donald Trump", "--data-dir", str(d)]) == 0
+    assert "kept apart from now on" in capsys.readouterr().out
+    snap, after = graph_state(d)
+    assert "PER:trump" in after and "Trump" not in after["PER:donald trump"]["aliases"]
+    mentions = {(s, e) for t, s, e, _ in snap["relationships"] if t == "MENTIONS"}
+    assert ("c", "PER:trump") in mentions and ("c", "PER:donald trump") not in mentions
+    assert query_main(["entity", "Trump", "--data-dir", str(d)]) == 0
+    assert "manual-split" in capsys.readouterr().out
+
+    run(inp, d)  # the same posts again: the undone merge is not made again
+    again, later = graph_state(d)
+    assert clusters(later) == clusters(after) and again == snap
+
+    assert resolve_main(["undo", "Trump", "White House", "--data-dir", str(d)]) == 1
+    assert "no entity has both" in capsys.readouterr().err

@@ -309,7 +309,7 @@ def records_of_graph(entities: Iterable[dict], alt_edges: Iterable[Tuple[str, st
     return records, sorted(alts)
 
 
-def _entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
+def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
     """Graph rows of the entities whose record differs from what the graph holds."""
     for key, record in resolution.entities.items():
         text = record_json(record, alt_names)
@@ -337,7 +337,7 @@ class EntityRows(beam.PTransform):
         alt_list = (alts | "AllAltNames" >> beam.Flatten()
                     | "DistinctAltNames" >> beam.Distinct() | "AltNamesList" >> beam.combiners.ToList())
         return resolution | "Rows" >> beam.FlatMap(
-            _entity_rows, alt_names=beam.pvalue.AsSingleton(alt_list), stored=self._stored)
+            entity_rows, alt_names=beam.pvalue.AsSingleton(alt_list), stored=self._stored)
 
 
 @dataclass(frozen=True)

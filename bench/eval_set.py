@@ -362,6 +362,50 @@ def _calibrate(args, posts: Dict[int, EvalPost]) -> int:
     return 0
 
 
+def entity_scores(annotations: Sequence[Annotation], posts: Dict[int, EvalPost],
+                  detected: Dict[int, Sequence]) -> dict:
+    """Detected spans (``EntityMention``s by line) against the annotated mentions: precision,
+    precision with the right type, recall (a span is right when it matches a mention, as
+    :func:`judge` matches triple ends)."""
+    n = right = typed = found = total = 0
+    for a in annotations:
+        text = posts[a.line].text
+        spans = detected.get(a.line, ())
+        names = [(text[m.start:m.end], m.type) for m in a.mentions]
+        for d in spans:
+            n += 1
+            hits = [t for name, t in names if _matches(d.text, name)]
+            right += bool(hits)
+            typed += d.type in hits
+        total += len(names)
+        found += sum(any(_matches(d.text, name) for d in spans) for name, _ in names)
+    return {"detected": n, "precision": right / n if n else 0.0, "typed_precision": typed / n if n else 0.0,
+            "recall": found / total if total else 0.0}
+
+
+def _entities(args, posts: Dict[int, EvalPost]) -> int:
+    """The NER student as `mmkg run` reads raw posts (its spans and untagged @mentions as
+    candidates), before and after ``ner.mentions``' filter, on the annotated posts."""
+    from mmkg.ner.mentions import clean_mentions, mentions_from_spans
+    from mmkg.ner.settings import NerSettings
+    from mmkg.ner.tagger import NerStudent
+
+    anns = load_annotations(default_annotation_files(), posts)
+    settings = NerSettings()
+    student = NerStudent(args.checkpoint or settings.checkpoint)
+    texts = [posts[a.line].text for a in anns]
+    raw = {a.line: mentions_from_spans(t, tp.spans, tp.candidates, settings.mentions)
+           for a, t, tp in zip(anns, texts, student.detect(texts, settings.recall_penalty))}
+    kept = {line: clean_mentions(posts[line].text, ms)[0] for line, ms in raw.items()}
+    print(f"{len(anns)} annotated posts, {sum(len(a.mentions) for a in anns)} mentions")
+    print("| | detected | precision | precision with the right type | recall |\n|---|---|---|---|---|")
+    for name, det in (("the student alone", raw), ("+ ner/mentions.py", kept)):
+        r = entity_scores(anns, posts, det)
+        print(f"| {name} | {r['detected']} | {100 * r['precision']:.1f} | {100 * r['typed_precision']:.1f} | "
+              f"{100 * r['recall']:.1f} |")
+    return 0
+
+
 def _show(posts: Dict[int, EvalPost], line: int) -> None:
     p = posts[line]
     print(f"== line {line}  ({p.file})")
@@ -396,6 +440,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cp.add_argument("--posts", default=None)
     cp.add_argument("--min-confidence", type=float, default=0.0)
     cp.add_argument("--samples", type=int, default=2000)
+    en = sub.add_parser("entities", help="the NER student's entities on the annotated posts, before and after the filter")
+    en.add_argument("--checkpoint", default=None, help="an NER checkpoint (default: the shipped student)")
     cb = sub.add_parser("calibrate")
     cb.add_argument("--data-dir", required=True, help="a run over `posts`, with the checkpoint to calibrate")
     cb.add_argument("--checkpoint", default=None, help="the run's guide checkpoint (default: the shipped one)")
@@ -424,6 +470,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{n} posts written to {args.out}")
     elif args.cmd == "calibrate":
         return _calibrate(args, posts)
+    elif args.cmd == "entities":
+        return _entities(args, posts)
     elif args.cmd == "compare":
         return _compare(args, posts)
     elif args.cmd == "score":

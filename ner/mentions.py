@@ -33,6 +33,7 @@ rt via amp http https www com
 _OPEN_ENDINGS = frozenset({"of", "the", "and", "&", "for", "de", "la", "le", "du", "von", "van", "del", "a", "an",
                            "to", "in", "on", "at", "'s", "-", "–"})
 _OPEN_STARTS = frozenset({"of", "and", "&", "'s", "n't", "-", "–"})
+_CUT_AFTER_OF = re.compile(r"\b[A-Z][\w'-]*\s+of\s+$")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ def why_not_an_entity(text: str, mention: EntityMention, retweets: Sequence[Tupl
     if bare != "US" and (bare.lower() in _FUNCTION_WORDS or all(w in _FUNCTION_WORDS for w in words)):
         return NOT_A_NAME
     if words and (words[-1] in _OPEN_ENDINGS or words[0] in _OPEN_STARTS):
+        return CUT_NAME
+    # "the Year" of "Album of the Year": the tail of a longer name, cut after its "of".
+    if len(words) == 2 and surface.startswith("the ") and _CUT_AFTER_OF.search(text[:mention.start]):
         return CUT_NAME
     # One lower-case word that is no handle or hashtag ("ball", "boba"): names are written with a
     # capital. On the evaluation set 10 of the 15 such spans the student tagged were common words,

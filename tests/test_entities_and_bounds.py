@@ -38,6 +38,18 @@ def test_junk_spans_are_dropped_with_their_reason_and_names_are_kept():
     assert set(reasons) == {"RT @thehill", "HE", "Treaty of", "& amp", "n't", ".", "Un"}
 
 
+def test_the_tail_of_an_x_of_the_y_name_is_cut_but_a_name_after_of_is_not():
+    text = "Taylor Swift won Album of the Year . The President of the United States spoke ."
+
+    def at(surface):
+        start = text.index(surface)
+        return EntityMention(surface, start, start + len(surface), "MISC", "ner")
+
+    kept, dropped = clean_mentions(text, [at("the Year"), at("the United States")])
+    assert [k.text for k in kept] == ["the United States"]
+    assert [(d.mention.text, d.reason) for d in dropped] == [("the Year", CUT_NAME)]
+
+
 def test_a_span_cut_inside_a_word_is_extended_to_the_word():
     start = TEXT.index("ersailles")
     kept, dropped = clean_mentions(TEXT, [EntityMention("ersailles", start, start + 9, "MISC", "ner")])

@@ -89,3 +89,21 @@ def test_the_check_is_on_by_default_and_can_be_turned_off():
 
     assert settings().check_places is True
     assert settings("--no-place-check").check_places is False
+
+
+def test_a_run_builds_the_check_unless_turned_off(tmp_path):
+    """The job `mmkg run` builds has the check (after the confidence map, before the cut) and
+    loses it with --no-place-check."""
+    from mmkg.pipeline.build import build
+
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text('{"id": "p", "text": "Dallas , Texas"}\n')
+
+    def labels(*argv):
+        opts = PipelineOptions(["--input", str(posts), "--no-graph", "--data-dir", str(tmp_path), *argv])
+        p = beam.Pipeline(options=opts)
+        build(p, settings_from_options(opts.view_as(MmkgOptions), {}))
+        return p.applied_labels
+
+    assert "CheckPlaces" in labels()
+    assert "CheckPlaces" not in labels("--no-place-check")

@@ -15,6 +15,7 @@ from mmkg.refiner.gate_store import Stage2
 from mmkg.schemas.arrow import PAIR_SCHEMA, pair_to_row
 from mmkg.transforms import progress
 from mmkg.transforms.dead_letters import WriteDeadLetters
+from mmkg.transforms.facts import OneTriplePerFact
 from mmkg.transforms.graph_writer import WriteGraph
 from mmkg.transforms.guide import ScorePairs
 from mmkg.transforms.ner import DetectEntities
@@ -78,6 +79,7 @@ def build(
         triples = triples | "CalibrateConfidence" >> beam.ParDo(CalibrateConfidence(maps))
     if settings.check_places:
         triples = triples | "CheckPlaces" >> beam.ParDo(CheckPlaces())
+    triples = triples | "OneTriplePerFact" >> OneTriplePerFact()
     _ = triples | "WriteTriples" >> WriteTriplesParquet(prefix)
     outputs = {}
     if graph is not None:

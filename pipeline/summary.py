@@ -39,13 +39,17 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
     decided = ", ".join(
         f"{k[len(C.DECIDED_BY):]} {v}" for k, v in sorted(counters.items()) if k.startswith(C.DECIDED_BY)
     )
-    lines.append(f"  triples             {get(C.TRIPLES)}" + (f"  (decided by: {decided})" if decided else ""))
+    triples = get(C.TRIPLES) - get(C.TRIPLES_DUPLICATE)
+    notes = [f"decided by: {decided}"] if decided else []
+    if get(C.TRIPLES_DUPLICATE):
+        notes.append(f"{get(C.TRIPLES_DUPLICATE)} restating a fact of the same post merged")
+    lines.append(f"  triples             {triples}" + (f"  ({'; '.join(notes)})" if notes else ""))
     if settings.check_places:
         lines.append(f"    places checked    {get(C.PLACES_CONFIRMED) + get(C.PLACES_OVERRULED)}  (contain triples "
                      f"GeoNames settles: {get(C.PLACES_CONFIRMED)} confirmed, {get(C.PLACES_OVERRULED)} overruled)")
     if settings.write_graph:
-        lines.append(f"    in the graph      {get(C.TRIPLES) - get(C.TRIPLES_BELOW_MIN_CONFIDENCE)}  (confidence >= "
-                     f"{settings.min_confidence:g}; all {get(C.TRIPLES)} in Parquet)")
+        lines.append(f"    in the graph      {triples - get(C.TRIPLES_BELOW_MIN_CONFIDENCE)}  (confidence >= "
+                     f"{settings.min_confidence:g}; all {triples} in Parquet)")
     if C.RESOLVE_NAME_NODES in counters:
         lines.append(f"  entities resolved   {get(C.RESOLVE_NAME_NODES)} names -> {get(C.RESOLVE_ENTITIES)} entities  "
                      f"({get(C.RESOLVE_MERGES)} merged; why: mmkg query entity NAME)")

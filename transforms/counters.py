@@ -39,6 +39,7 @@ DECIDED_BY = "decided_by:"  # + guide, llm or guide-fallback (a pair's decision 
 TRIPLES = "triples"
 PLACES_CONFIRMED = "places_confirmed"  # contain triples the gazetteer confirmed (transforms.places)
 PLACES_OVERRULED = "places_overruled"  # ... and overruled (confidence 0, kept in Parquet)
+TRIPLES_DUPLICATE = "triples_duplicate"  # a fact a post already states (transforms.facts): merged
 TRIPLES_BELOW_MIN_CONFIDENCE = "triples_below_min_confidence"  # in Parquet, not in the graph
 
 # Entity resolution (transforms.resolve).

@@ -23,7 +23,7 @@ from mmkg.transforms.pairs import EnumeratePairs
 from mmkg.transforms.places import CheckPlaces
 from mmkg.transforms.readers import DEAD, POSTS, ReadPosts
 from mmkg.transforms.refine import Decide
-from mmkg.transforms.resolve import EntityRows, KnownEntities, ResolveEntities
+from mmkg.transforms.resolve import EntityRows, ReadKnownEntities, ResolveEntities
 from mmkg.transforms.triple_sink import CalibrateConfidence, KeepConfident, WriteTriplesParquet
 
 
@@ -36,14 +36,13 @@ def build(
     settings: RunSettings,
     graph: Optional[GraphSettings] = None,
     stage2: Stage2 = Stage2(),
-    known: KnownEntities = KnownEntities(),
 ) -> Dict[str, PCollection]:
     """Adds the whole job to ``p``; returns the main PCollections (for tests and callers).
 
     ``graph`` None writes no graph; ``stage2`` (its LLM resolved to a reachable endpoint) says
-    which pairs the LLM decides; by default the guide decides every pair. ``known``: the entities
-    the graph already holds (read by pipeline.run), which this run's names are resolved against
-    (unless ``settings.resolve`` is off).
+    which pairs the LLM decides; by default the guide decides every pair. Unless
+    ``settings.resolve`` is off, the job reads the entities the graph already holds when it runs
+    and resolves this run's names against them.
     """
     if not settings.input:
         raise ValueError("--input is required")
@@ -86,10 +85,11 @@ def build(
         confident = triples | "KeepConfident" >> beam.ParDo(KeepConfident(settings.min_confidence))
         to_write = {"posts": posts, "triples": confident}
         if settings.resolve:
-            resolution = to_write | "ResolveEntities" >> ResolveEntities(known.records, known.alt_names)
+            known = p | "ReadKnownEntities" >> ReadKnownEntities(graph)
+            resolution = dict(to_write, known=known) | "ResolveEntities" >> ResolveEntities()
             to_write["resolution"] = resolution
-            to_write["entities"] = {"resolution": resolution, "triples": confident} | "EntityRows" >> EntityRows(
-                dict(known.stored), known.alt_names)
+            to_write["entities"] = {"resolution": resolution, "triples": confident,
+                                    "known": known} | "EntityRows" >> EntityRows()
             outputs["resolution"] = resolution
         written = to_write | "WriteGraph" >> WriteGraph(graph, batch_size=settings.graph_batch_size)
         dead_letters.append(written["dead_letters"])

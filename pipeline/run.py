@@ -12,15 +12,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from mmkg.kg.embedded import graph_settings
-from mmkg.kg.queries import entity_states
-from mmkg.kg.schema import ensure_schema
-from mmkg.kg.settings import GraphSettings
 from mmkg.pipeline.options import RunSettings
 from mmkg.refiner.gate_store import plan_stage2
 from mmkg.refiner.local_server import serving
 from mmkg.runners.checks import submits_only
 from mmkg.transforms import counters, progress
-from mmkg.transforms.resolve import KnownEntities
 
 
 @dataclass(frozen=True)
@@ -32,16 +28,6 @@ class RunResult:
     graph_uri: Optional[str] = None
     llm_endpoint: Optional[str] = None
     submitted_only: bool = False
-
-
-def known_entities(graph: GraphSettings) -> KnownEntities:
-    """The entities the graph holds before the job (a run resolves its names against them)."""
-    driver = graph.driver()
-    try:
-        ensure_schema(driver, graph.database)
-        return KnownEntities.of_graph(*entity_states(driver, graph.database))
-    finally:
-        driver.close()
 
 
 def run_pipeline(options: PipelineOptions, settings: RunSettings) -> RunResult:
@@ -56,12 +42,9 @@ def run_pipeline(options: PipelineOptions, settings: RunSettings) -> RunResult:
         graph = None
         if settings.write_graph:
             graph = services.enter_context(graph_settings(settings.data_dir, settings.graph))
-        # A dry run or template build runs nothing and may not reach the graph: nothing to read.
-        reads_graph = graph is not None and settings.resolve and not submits_only(options)
-        known = known_entities(graph) if reads_graph else KnownEntities()
         llm = services.enter_context(serving(stage2.llm))
         p = beam.Pipeline(options=options)
-        build(p, settings, graph=graph, stage2=dataclasses.replace(stage2, llm=llm), known=known)
+        build(p, settings, graph=graph, stage2=dataclasses.replace(stage2, llm=llm))
         with progress.showing(settings.progress):
             result = p.run()
             if submits_only(options):

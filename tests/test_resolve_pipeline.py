@@ -7,15 +7,25 @@ import pathlib
 
 import apache_beam as beam
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from mmkg.cli.query import main as query_main
 from mmkg.cli.run import main as run_main
 from mmkg.kg import queries
 from mmkg.kg.embedded import graph_settings
+from mmkg.pipeline.build import build
+from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.resolve.resolver import mentions_of_post, resolve
 from mmkg.schemas.records import EntityMention, Post, Triple
-from mmkg.transforms.resolve import (KnownEntities, ResolveEntities, post_names, record_json, record_of_json,
-                                     triple_alt_names, triple_names)
+from mmkg.transforms.resolve import (
+    KnownEntities,
+    ResolveEntities,
+    post_names,
+    record_json,
+    record_of_json,
+    triple_alt_names,
+    triple_names,
+)
 from tests.beam_util import run_and_collect
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -168,8 +178,9 @@ TRIPLES = [
 
 def beam_resolve(posts, triples, known=KnownEntities()):
     def build(p):
-        inputs = {"posts": p | "P" >> beam.Create(posts), "triples": p | "T" >> beam.Create(triples)}
-        return {"r": inputs | ResolveEntities(known.records, known.alt_names)}
+        inputs = {"posts": p | "P" >> beam.Create(posts), "triples": p | "T" >> beam.Create(triples),
+                  "known": p | "K" >> beam.Create([known])}
+        return {"r": inputs | ResolveEntities()}
 
     out = run_and_collect(build)["r"]
     assert len(out) == 1
@@ -278,3 +289,28 @@ def test_mmkg_resolve_undo_splits_a_merge_and_the_split_survives_later_runs(tmp_
 
     assert resolve_main(["undo", "Trump", "White House", "--data-dir", str(d)]) == 1
     assert "no entity has both" in capsys.readouterr().err
+
+
+def test_the_job_reads_the_graph_when_it_runs_not_when_it_is_built(tmp_path):
+    """Run 2's job is built while the graph is still empty, then run 1 writes "Trump": run 2 still
+    folds PER:trump into PER:donald trump, so it read the graph when it ran (a template or a
+    queued job resolves against the graph of the day it runs, and no graph state travels in the
+    job). Built at the start, it would have left PER:trump beside the new entity."""
+    one, two = trump_posts()
+    inputs = [example_input(tmp_path / "one", one), example_input(tmp_path / "two", two)]
+    data = tmp_path / "seq"
+
+    def job(input_path, graph):
+        opts = PipelineOptions(["--input", str(input_path), "--data-dir", str(data), "--llm", "none",
+                                "--min-confidence", "0"])
+        p = beam.Pipeline(options=opts)
+        build(p, settings_from_options(opts.view_as(MmkgOptions), {}), graph=graph)
+        return p
+
+    with graph_settings(str(data), None) as graph:
+        second = job(inputs[1], graph)
+        job(inputs[0], graph).run().wait_until_finish()
+        second.run().wait_until_finish()
+    _, entities = graph_state(data)
+    assert "PER:donald trump" in entities and "PER:trump" not in entities
+    assert {"Trump", "Donald Trump"} <= set(entities["PER:donald trump"]["aliases"])

@@ -26,17 +26,19 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
+from mmkg.kg.queries import entity_states
+from mmkg.kg.rows import entity_row
+from mmkg.kg.schema import ensure_schema
+from mmkg.kg.settings import GraphSettings
 from mmkg.resolve.blocking import block_keys, block_pairs
 from mmkg.resolve.cluster import cluster, entity_records
 from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nodes_of_records
-from mmkg.kg.rows import entity_row
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
 from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
-
 
 ALTERNATE_NAMES = frozenset({"/per/per/alternate_names", "/org/org/alternate_names"})
 
@@ -143,17 +145,17 @@ def _alt_table(alt_lists: Iterable[AltName]) -> Dict[Tuple[str, str], int]:
 class _Cluster(beam.DoFn):
     """The one global step: recorded links of unchanged pairs + fresh decisions -> entities."""
 
-    def __init__(self, existing: Sequence[EntityRecord], params: Params) -> None:
-        self._existing = tuple(existing)
+    def __init__(self, params: Params) -> None:
         self._params = params
         self._names = counters.counter(counters.RESOLVE_NAME_NODES)
         self._entities = counters.counter(counters.RESOLVE_ENTITIES)
         self._merges = counters.counter(counters.RESOLVE_MERGES)
 
-    def process(self, _, nodes, fresh_pairs, fresh_decisions):
+    def process(self, _, nodes, fresh_pairs, fresh_decisions, known):
+        existing = known.records
         fresh = set(fresh_pairs)
         decisions = []
-        for (pair, rule), d in _recorded(self._existing).items():
+        for (pair, rule), d in _recorded(existing).items():
             if rule == MANUAL_SPLIT:
                 decisions.append(d)
             elif pair not in fresh and pair[0] in nodes and pair[1] in nodes:
@@ -163,7 +165,7 @@ class _Cluster(beam.DoFn):
         links = decisions + attachments
         entities = entity_records(nodes, uf, links)
         node_entity = {k: e.key for e in entities.values() for k in e.nodes}
-        redirects, moves = carried_over(self._existing, node_entity)
+        redirects, moves = carried_over(existing, node_entity)
         self._names.inc(len(nodes))
         self._entities.inc(len(entities))
         self._merges.inc(len(nodes) - len(entities))
@@ -172,25 +174,23 @@ class _Cluster(beam.DoFn):
 
 
 class ResolveEntities(beam.PTransform):
-    """``{"posts": PCollection[Post], "triples": PCollection[Triple]} | ResolveEntities(existing)``
-    -> a PCollection of exactly one :class:`Resolution`.
+    """``{"posts": PCollection[Post], "triples": PCollection[Triple], "known": ...} |
+    ResolveEntities()`` -> a PCollection of exactly one :class:`Resolution`.
 
-    ``existing``: the entity records a graph already holds (read before the job; pass all of them,
-    or at least every one sharing a blocking key with a new name and those their decisions point
-    to); ``alt_names``: the alternate_names triples the graph already holds (this run's are taken
-    from ``triples``). Either input may be missing.
+    ``known``: a PCollection of one :class:`KnownEntities`, what the graph already holds
+    (:class:`ReadKnownEntities`; its records: all of them, or at least every one sharing a
+    blocking key with a new name and those their decisions point to; its alternate_names triples:
+    this run's are taken from ``triples``). Any input may be missing.
     """
 
-    def __init__(self, existing: Sequence[EntityRecord] = (), alt_names: Sequence[AltName] = (),
-                 params: Params = DEFAULT, label: Optional[str] = None) -> None:
+    def __init__(self, params: Params = DEFAULT, label: Optional[str] = None) -> None:
         super().__init__(label)
-        self._existing = tuple(existing)
-        self._alt_names = tuple(alt_names)
         self._params = params
 
     def expand(self, inputs):
         p = next(v for v in inputs.values() if v is not None).pipeline
         posts, triples = inputs.get("posts"), inputs.get("triples")
+        known = _known_or_empty(p, inputs.get("known"))
         named = []
         if posts is not None:
             named.append(posts | "PostNames" >> beam.FlatMap(post_names))
@@ -206,8 +206,8 @@ class ResolveEntities(beam.PTransform):
         )
         new_nodes = mentions | "NodeOfMention" >> beam.Map(lambda m: (lambda n: (n.key, n))(node_of_mention(m)))
         old_nodes = (
-            p
-            | "ExistingRecords" >> beam.Create(self._existing, reshuffle=False)
+            known
+            | "ExistingRecords" >> beam.FlatMap(lambda k: k.records)
             | "RecordNodes" >> beam.FlatMap(_keyed_record_nodes)
             | "CombineOldNodes" >> beam.CombinePerKey(_combine)
         )
@@ -218,7 +218,7 @@ class ResolveEntities(beam.PTransform):
         )
         nodes_side = beam.pvalue.AsDict(nodes)
 
-        alts = [p | "KnownAltNames" >> beam.Create(self._alt_names, reshuffle=False)]
+        alts = [known | "KnownAltNames" >> beam.FlatMap(lambda k: k.alt_names)]
         if triples is not None:
             alts.append(triples | "RunAltNames" >> beam.FlatMap(triple_alt_names))
         alt_table = (
@@ -246,8 +246,8 @@ class ResolveEntities(beam.PTransform):
             p
             | "OneResolution" >> beam.Create([None])
             | "Cluster" >> beam.ParDo(
-                _Cluster(self._existing, self._params), nodes=nodes_side,
-                fresh_pairs=beam.pvalue.AsList(fresh), fresh_decisions=beam.pvalue.AsList(decisions))
+                _Cluster(self._params), nodes=nodes_side, fresh_pairs=beam.pvalue.AsList(fresh),
+                fresh_decisions=beam.pvalue.AsList(decisions), known=beam.pvalue.AsSingleton(known))
         )
 
 
@@ -317,27 +317,27 @@ def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[s
             yield entity_row(record.key, record.name, record.type, record.alias_names(), text)
 
 
-class EntityRows(beam.PTransform):
-    """``{"resolution": ..., "triples": ...} | EntityRows(stored, alt_names)``: the graph rows
-    (``kg.rows.entity_row``) of every entity new or changed by this run. ``stored``: entity key ->
-    the ``resolution`` JSON the graph holds; ``alt_names``: the graph's alternate_names triples."""
+def _entity_rows(resolution: Resolution, alt_names: List[AltName], known: "KnownEntities"):
+    return entity_rows(resolution, alt_names, dict(known.stored))
 
-    def __init__(self, stored: Dict[str, str] = None, alt_names: Sequence[AltName] = (),
-                 label: Optional[str] = None) -> None:
-        super().__init__(label)
-        self._stored = dict(stored or {})
-        self._alt_names = tuple(alt_names)
+
+class EntityRows(beam.PTransform):
+    """``{"resolution": ..., "triples": ..., "known": ...} | EntityRows()``: the graph rows
+    (``kg.rows.entity_row``) of every entity new or changed by this run. ``known``: a PCollection
+    of one :class:`KnownEntities` (the ``resolution`` JSON each entity has in the graph, and the
+    graph's alternate_names triples); missing means an empty graph."""
 
     def expand(self, inputs):
         resolution = inputs["resolution"]
         p = resolution.pipeline
-        alts = [p | "KnownAltNames" >> beam.Create(self._alt_names, reshuffle=False)]
+        known = _known_or_empty(p, inputs.get("known"))
+        alts = [known | "KnownAltNames" >> beam.FlatMap(lambda k: k.alt_names)]
         if inputs.get("triples") is not None:
             alts.append(inputs["triples"] | "RunAltNames" >> beam.FlatMap(triple_alt_names))
         alt_list = (alts | "AllAltNames" >> beam.Flatten()
                     | "DistinctAltNames" >> beam.Distinct() | "AltNamesList" >> beam.combiners.ToList())
         return resolution | "Rows" >> beam.FlatMap(
-            entity_rows, alt_names=beam.pvalue.AsSingleton(alt_list), stored=self._stored)
+            _entity_rows, alt_names=beam.pvalue.AsSingleton(alt_list), known=beam.pvalue.AsSingleton(known))
 
 
 @dataclass(frozen=True)
@@ -355,3 +355,35 @@ class KnownEntities:
         records, alts = records_of_graph(entities, alt_edges)
         stored = tuple(sorted((e["key"], e["resolution"]) for e in entities if e.get("resolution")))
         return cls(tuple(records), tuple(alts), stored)
+
+
+def _known_or_empty(p, known):
+    return known if known is not None else p | "NoKnownEntities" >> beam.Create([KnownEntities()])
+
+
+class _ReadKnown(beam.DoFn):
+    def __init__(self, graph: GraphSettings) -> None:
+        self._graph = graph
+
+    def process(self, _):
+        driver = self._graph.driver()
+        try:
+            ensure_schema(driver, self._graph.database)
+            yield KnownEntities.of_graph(*entity_states(driver, self._graph.database))
+        finally:
+            driver.close()
+
+
+class ReadKnownEntities(beam.PTransform):
+    """``p | ReadKnownEntities(graph)``: a PCollection of one :class:`KnownEntities`, read from
+    the graph when the job runs, not when it is built. So the graph's state never travels inside
+    the job (a Dataflow or Flink job has a size limit, and a template built once would carry the
+    state of the day it was built), and every write of the run waits for it: the graph rows all
+    take the resolution, which needs this read, as a side input."""
+
+    def __init__(self, graph: GraphSettings, label: Optional[str] = None) -> None:
+        super().__init__(label)
+        self._graph = graph
+
+    def expand(self, p):
+        return p | "Impulse" >> beam.Impulse() | "Read" >> beam.ParDo(_ReadKnown(self._graph))

@@ -14,9 +14,10 @@ import pytest
 
 from mmkg.cli.run import main as run_main
 from tests import services
+from tests.test_pipeline_e2e import EXAMPLES
+from tests.test_resolve_pipeline import graph_state
 from tests.test_runners_local import assert_same_outputs, parquet_outputs
 from tests.test_security import is_loopback, listening_sockets
-from tests.test_pipeline_e2e import EXAMPLES
 
 
 def needs(*names: str) -> None:
@@ -123,3 +124,18 @@ def test_mmkg_run_finishes_on_the_cluster_with_the_direct_runners_output(job_ser
     assert len(new) == 1 and new[0]["state"] == "FINISHED", new
     assert parquet_outputs(tmp_path / "flink")["pairs"]
     assert_same_outputs(tmp_path / "direct", tmp_path / "flink")
+
+
+def test_the_graph_written_from_the_cluster_equals_the_direct_runners(job_server_cluster, reap_job_servers, tmp_path):
+    """The whole job, entity resolution and graph writes included, on the cluster: its first step
+    reads the graph from a Flink worker, the rows are written from Flink workers, and the graph
+    ends as the DirectRunner's does."""
+    flink = job_server_cluster
+    common = ["--input", str(EXAMPLES), "--llm", "none"]
+    assert run_main(common + ["--data-dir", str(tmp_path / "direct")]) == 0
+    assert run_main(common + ["--data-dir", str(tmp_path / "flink")] + flink_flags(flink, "LOOPBACK")) == 0
+    # Twice: the second run reads what the first wrote and changes nothing.
+    assert run_main(common + ["--data-dir", str(tmp_path / "flink")] + flink_flags(flink, "LOOPBACK")) == 0
+    direct, flinked = graph_state(tmp_path / "direct"), graph_state(tmp_path / "flink")
+    assert direct[0] == flinked[0]
+    assert {k: e["aliases"] for k, e in direct[1].items()} == {k: e["aliases"] for k, e in flinked[1].items()}

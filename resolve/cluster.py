@@ -15,7 +15,7 @@ mentions): in Beam, the links of all blocks meet on one worker (a CombineGloball
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, Decision, EntityRecord

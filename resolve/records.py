@@ -112,6 +112,26 @@ class EntityRecord:
         return tuple(a.name for a in self.aliases)
 
 
+@dataclass(frozen=True)
+class Identities:
+    """What a graph writer needs of a :class:`Resolution`: name node -> entity key, entity key ->
+    canonical name. Only strings: a side input this flat costs a Beam worker little to cache (the
+    runner measures a cached value's size object by object)."""
+
+    node_entity: Dict[str, str]
+    names: Dict[str, str]
+
+    @classmethod
+    def of(cls, resolution: "Resolution") -> "Identities":
+        return cls(dict(resolution.node_entity), {k: e.name for k, e in resolution.entities.items()})
+
+    def key_of(self, name: str, etype: str) -> Optional[str]:
+        return self.node_entity.get(node_key(etype, normalise(name, etype)))
+
+    def name_of(self, key: str) -> str:
+        return self.names[key]
+
+
 @dataclass
 class Resolution:
     """What :func:`resolve.resolver.resolve` returns.
@@ -136,6 +156,9 @@ class Resolution:
 
     def key_of(self, name: str, etype: str) -> Optional[str]:
         return self.node_entity.get(node_key(etype, normalise(name, etype)))
+
+    def name_of(self, key: str) -> str:
+        return self.entities[key].name
 
     def clusters(self) -> Tuple[Tuple[str, ...], ...]:
         """The partition of name nodes, sorted: what two runs must agree on."""

@@ -23,6 +23,7 @@ from mmkg.kg.schema import ensure_schema_at
 from mmkg.kg.settings import GraphSettings
 from mmkg.kg.statements import RELATION_STATEMENTS, RELATION_TYPES
 from mmkg.kg.writer import apply_redirects, write_rows
+from mmkg.resolve.records import Identities
 from mmkg.schemas.records import DeadLetter, Triple
 from mmkg.transforms import counters
 
@@ -31,8 +32,8 @@ STAGE = "graph"
 
 
 def identity_of(resolution):
-    """A name's (entity key, canonical name) in a :class:`resolve.records.Resolution` (None: a
-    name resolution does not know; the writer then keeps the exact key)."""
+    """A name's (entity key, canonical name) in a :class:`resolve.records.Resolution` or its
+    ``Identities`` (None: a name resolution does not know; the writer then keeps the exact key)."""
     if resolution is None:
         return None
 
@@ -40,7 +41,7 @@ def identity_of(resolution):
         key = resolution.key_of(name, etype)
         if key is None:
             return None
-        return key, resolution.entities[key].name
+        return key, resolution.name_of(key)
 
     return identity
 
@@ -164,7 +165,8 @@ class WriteGraph(beam.PTransform):
         pipeline = next(v for v in inputs.values() if v is not None).pipeline
         parts = []
         resolution = inputs.get("resolution")
-        side = {} if resolution is None else {"resolution": beam.pvalue.AsSingleton(resolution)}
+        side = {} if resolution is None else {
+            "resolution": beam.pvalue.AsSingleton(resolution | "Identities" >> beam.Map(Identities.of))}
         if inputs.get("posts") is not None:
             parts.append(inputs["posts"] | "PostRows" >> beam.Map(_post_row, **side))
         if inputs.get("entities") is not None:

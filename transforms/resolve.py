@@ -19,10 +19,13 @@ No all-pairs pass: a pair is compared only where it shares a blocking key. The r
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import unicodedata
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from functools import cached_property
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
@@ -101,11 +104,31 @@ def _keyed_record_nodes(record: EntityRecord):
     return list(nodes_of_records([record]).items())
 
 
-def _block_entries(item, old: Dict[str, object]):
+def _fingerprint(node) -> str:
+    """Stands for a name node in the test "did this run change it" (a string is cheap to hold in a
+    side input; a node and its aliases are many objects)."""
+    return hashlib.sha1(repr((node.type, node.norm, node.aliases)).encode("utf-8")).hexdigest()
+
+
+def _pack(item):
     key, node = item
-    changed = old.get(key) != node
+    return key, pickle.dumps(node, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _changed_block_keys(item, old: Dict[str, str]):
+    key, node = item
+    if old.get(key) != _fingerprint(node):
+        yield from (bk for bk, _ in block_keys(node))
+
+
+def _block_entries(item, old: Dict[str, str], live: FrozenSet[str]):
+    # Only blocks with a changed member make pairs (_pairs_of_block), so an unchanged node enters
+    # only those: a run against a large graph shuffles its neighbourhood, not every old name.
+    key, node = item
+    changed = old.get(key) != _fingerprint(node)
     for bk, role in block_keys(node):
-        yield bk, (key, role, changed)
+        if changed or bk in live:
+            yield bk, (key, role, changed)
 
 
 def _pairs_of_block(item):
@@ -133,7 +156,7 @@ class _Score(beam.DoFn):
     def process(self, pair, nodes, alt):
         a, b = pair
         self._scored.inc()
-        d = score_pair(nodes[a], nodes[b], alt.get((a, b), 0), self._params)
+        d = score_pair(pickle.loads(nodes[a]), pickle.loads(nodes[b]), alt.get((a, b), 0), self._params)
         if d is not None:
             yield d
 
@@ -153,6 +176,7 @@ class _Cluster(beam.DoFn):
 
     def process(self, _, nodes, fresh_pairs, fresh_decisions, known):
         existing = known.records
+        nodes = {k: pickle.loads(v) for k, v in nodes.items()}  # packed: see nodes_side
         fresh = set(fresh_pairs)
         decisions = []
         for (pair, rule), d in _recorded(existing).items():
@@ -216,7 +240,10 @@ class ResolveEntities(beam.PTransform):
             | "AllNodes" >> beam.Flatten()
             | "CombineNodes" >> beam.CombinePerKey(_combine)
         )
-        nodes_side = beam.pvalue.AsDict(nodes)
+        # Side inputs of every name node: packed as bytes, because a Beam worker measures a cached
+        # side input object by object, and that (not resolving) was most of a run against a large
+        # graph (docs/resolution.md).
+        nodes_side = beam.pvalue.AsDict(nodes | "PackNodes" >> beam.Map(_pack))
 
         alts = [known | "KnownAltNames" >> beam.FlatMap(lambda k: k.alt_names)]
         if triples is not None:
@@ -229,9 +256,18 @@ class ResolveEntities(beam.PTransform):
         )
         alt_side = beam.pvalue.AsSingleton(alt_table)
 
+        old_prints = beam.pvalue.AsDict(
+            old_nodes | "OldFingerprints" >> beam.Map(lambda kn: (kn[0], _fingerprint(kn[1]))))
+        live = (
+            nodes
+            | "ChangedBlockKeys" >> beam.FlatMap(_changed_block_keys, old=old_prints)
+            | "DistinctChangedKeys" >> beam.Distinct()
+            | "ChangedKeyList" >> beam.combiners.ToList()
+            | "ChangedKeySet" >> beam.Map(frozenset)
+        )
         block_pairs_ = (
             nodes
-            | "BlockKeys" >> beam.FlatMap(_block_entries, old=beam.pvalue.AsDict(old_nodes))
+            | "BlockKeys" >> beam.FlatMap(_block_entries, old=old_prints, live=beam.pvalue.AsSingleton(live))
             | "Blocks" >> beam.GroupByKey()
             | "BlockPairs" >> beam.FlatMap(_pairs_of_block)
         )
@@ -345,16 +381,20 @@ class KnownEntities:
     """What a graph already holds, for resolving a run against it: the records, its
     alternate_names triples, and each entity's stored ``resolution`` JSON (by key)."""
 
-    records: Tuple[EntityRecord, ...] = ()
+    record_texts: Tuple[str, ...] = ()  # record_json of each record: a few strings, not many objects
     alt_names: Tuple[AltName, ...] = ()
     stored: Tuple[Tuple[str, str], ...] = ()
+
+    @cached_property
+    def records(self) -> Tuple[EntityRecord, ...]:
+        return tuple(record_of_json(t)[0] for t in self.record_texts)
 
     @classmethod
     def of_graph(cls, entities: Sequence[dict], alt_edges: Sequence[Tuple[str, str, str, str]] = ()) -> "KnownEntities":
         """From ``kg.queries.entity_states``."""
         records, alts = records_of_graph(entities, alt_edges)
         stored = tuple(sorted((e["key"], e["resolution"]) for e in entities if e.get("resolution")))
-        return cls(tuple(records), tuple(alts), stored)
+        return cls(tuple(record_json(r) for r in records), tuple(alts), stored)
 
 
 def _known_or_empty(p, known):

@@ -4,13 +4,16 @@ input for the graph writer).
 
 The stages of ``resolve/`` (docs/resolution.md), laid out so that the work on names scales out:
 
+0. the graph's entities: ``ReadKnownEntities``, one worker, when the job runs (a
+   ``KnownEntities`` of JSON texts);
 1. mentions: per post, its typed mentions and the endpoints of its triples
    (``resolver.mentions_of_post``, each with the post's other names as context);
 2. name nodes: ``node_of_mention`` keyed by ``node.key``, ``CombinePerKey(combine_nodes)``; the
    existing entities enter the same combine through ``nodes_of_records``;
 3. blocking: ``block_keys`` -> ``GroupByKey`` -> ``block_pairs`` (only pairs with a node whose
-   evidence changed, as ``resolver.resolve`` does), plus the pairs with alternate_names support;
-   distinct pairs -> ``score_pair`` (nodes and ``alt_support`` as side inputs);
+   evidence changed, as ``resolver.resolve`` does; so an unchanged node enters only the blocks
+   that hold a changed one), plus the pairs with alternate_names support; distinct pairs ->
+   ``score_pair`` (nodes, pickled, and ``alt_support`` as side inputs);
 4. one global step over the (small) nodes and decisions: the recorded links of unchanged pairs,
    ``cluster`` and ``entity_records``.
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from mmkg.kg.rows import ENTITY, POST, entity_key, normalise_name
 from mmkg.kg.statements import (ENTITIES, ENTITY_RESOLUTIONS, IMAGES, MENTIONS, MOVE_MENTIONS, MOVE_STATEMENTS, POSTS,
                                 REDIRECT_DELETE, REDIRECT_MENTIONS, REDIRECT_STATEMENTS, RELATION_STATEMENTS)
-from mmkg.schemas.relations import SYMMETRIC_RELATIONS
+from mmkg.schemas.relations import stored_ends
 
 
 def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
@@ -64,8 +64,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
         mentions.add((row["post_id"], tail))
         if head == tail and "head_key" in row:
             continue  # two names of one resolved entity: no edge from the entity to itself
-        if row["label"] in SYMMETRIC_RELATIONS and tail < head:
-            head, tail = tail, head  # one edge per unordered pair for symmetric relations
+        head, tail = stored_ends(row["label"], head, tail)  # one edge per unordered pair if symmetric
         fact = facts.setdefault(
             (row["label"], head, tail),
             {"head": head, "tail": tail, "label": row["label"], "confidence": row["confidence"],

@@ -147,3 +147,9 @@ def _build_graph_types() -> Dict[str, str]:
 
 
 _GRAPH_TYPES = _build_graph_types()
+
+
+def stored_ends(relation: str, head, tail):
+    """(head, tail) as a fact is kept: a symmetric relation has no direction, so its ends are
+    ordered (smaller first); others as given."""
+    return (tail, head) if relation in SYMMETRIC_RELATIONS and tail < head else (head, tail)

@@ -9,7 +9,7 @@ from typing import Iterable, Tuple
 import apache_beam as beam
 
 from mmkg.schemas.records import Triple
-from mmkg.schemas.relations import SYMMETRIC_RELATIONS
+from mmkg.schemas.relations import stored_ends
 from mmkg.transforms import counters
 
 FactKey = Tuple[str, str, Tuple[str, str], Tuple[str, str]]
@@ -18,9 +18,7 @@ FactKey = Tuple[str, str, Tuple[str, str], Tuple[str, str]]
 def fact_key(t: Triple) -> FactKey:
     """(post, relation, head, tail) with head and tail as (name, type); a symmetric relation's
     ends in a fixed order, as the graph writer stores them."""
-    head, tail = (t.head, t.head_type), (t.tail, t.tail_type)
-    if t.relation in SYMMETRIC_RELATIONS and tail < head:
-        head, tail = tail, head
+    head, tail = stored_ends(t.relation, (t.head, t.head_type), (t.tail, t.tail_type))
     return t.post_id, t.relation, head, tail
 
 

@@ -118,17 +118,22 @@ def _pack(item):
     return key, pickle.dumps(node, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _changed_block_keys(item, old: Dict[str, str]):
+def _flag_changed(item, old: Dict[str, str]):
+    """(key, node, whether this run changed it): a node the graph did not hold, or holds otherwise."""
     key, node = item
-    if old.get(key) != _fingerprint(node):
+    return key, node, old.get(key) != _fingerprint(node)
+
+
+def _changed_block_keys(flagged):
+    key, node, changed = flagged
+    if changed:
         yield from (bk for bk, _ in block_keys(node))
 
 
-def _block_entries(item, old: Dict[str, str], live: FrozenSet[str]):
+def _block_entries(flagged, live: FrozenSet[str]):
     # Only blocks with a changed member make pairs (_pairs_of_block), so an unchanged node enters
     # only those: a run against a large graph shuffles its neighbourhood, not every old name.
-    key, node = item
-    changed = old.get(key) != _fingerprint(node)
+    key, node, changed = flagged
     for bk, role in block_keys(node):
         if changed or bk in live:
             yield bk, (key, role, changed)
@@ -261,16 +266,17 @@ class ResolveEntities(beam.PTransform):
 
         old_prints = beam.pvalue.AsDict(
             old_nodes | "OldFingerprints" >> beam.Map(lambda kn: (kn[0], _fingerprint(kn[1]))))
+        flagged = nodes | "FlagChanged" >> beam.Map(_flag_changed, old=old_prints)
         live = (
-            nodes
-            | "ChangedBlockKeys" >> beam.FlatMap(_changed_block_keys, old=old_prints)
+            flagged
+            | "ChangedBlockKeys" >> beam.FlatMap(_changed_block_keys)
             | "DistinctChangedKeys" >> beam.Distinct()
             | "ChangedKeyList" >> beam.combiners.ToList()
             | "ChangedKeySet" >> beam.Map(frozenset)
         )
         block_pairs_ = (
-            nodes
-            | "BlockKeys" >> beam.FlatMap(_block_entries, old=old_prints, live=beam.pvalue.AsSingleton(live))
+            flagged
+            | "BlockKeys" >> beam.FlatMap(_block_entries, live=beam.pvalue.AsSingleton(live))
             | "Blocks" >> beam.GroupByKey()
             | "BlockPairs" >> beam.FlatMap(_pairs_of_block)
         )
@@ -326,26 +332,22 @@ def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
     return record, [AltName(*a) for a in d.get("alt_names", ())]
 
 
-def records_of_graph(entities: Iterable[dict], alt_edges: Iterable[Tuple[str, str, str, str]] = ()
-                     ) -> Tuple[List[EntityRecord], List[AltName]]:
-    """The records and alternate_names triples of a graph, from ``kg.queries.entity_states``: a
-    node with a ``resolution`` property is read back exactly; one written without resolution (an
-    earlier version, ``--no-resolve``) becomes a record of its aliases with the posts that mention
-    it, and its alternate_names edges (``alt_edges``: head, tail, type, post id) count as triples."""
-    records: List[EntityRecord] = []
-    alts = set(AltName(*e) for e in alt_edges)
+def _graph_records(entities: Iterable[dict]):
+    """(record, its JSON text, the alternate_names triples the text holds) per entity of
+    ``kg.queries.entity_states``: a node with a ``resolution`` property is read back exactly; one
+    written without resolution (an earlier version, ``--no-resolve``) becomes a record of its
+    aliases with the posts that mention it (its alternate_names edges come separately)."""
     for e in entities:
         if e.get("resolution"):
             r, a = record_of_json(e["resolution"])
-            records.append(r)
-            alts.update(a)
+            yield r, e["resolution"], a
             continue
         posts = tuple(sorted(set(e.get("posts") or ())))
         names = sorted(set(e.get("aliases") or ()) | {e["name"]})
         aliases = tuple(Alias(n, posts, ()) for n in names if _resolvable(n, e["type"]))
         if aliases:
-            records.append(EntityRecord(e["key"], e["name"], e["type"], aliases, (), ()))
-    return records, sorted(alts)
+            r = EntityRecord(e["key"], e["name"], e["type"], aliases, (), ())
+            yield r, record_json(r), ()
 
 
 def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
@@ -395,9 +397,10 @@ class KnownEntities:
     @classmethod
     def of_graph(cls, entities: Sequence[dict], alt_edges: Sequence[Tuple[str, str, str, str]] = ()) -> "KnownEntities":
         """From ``kg.queries.entity_states``."""
-        records, alts = records_of_graph(entities, alt_edges)
+        found = list(_graph_records(entities))  # the stored texts as they are: no second serialising
+        alts = sorted(set(AltName(*e) for e in alt_edges) | {a for _, _, al in found for a in al})
         stored = tuple(sorted((e["key"], e["resolution"]) for e in entities if e.get("resolution")))
-        return cls(tuple(record_json(r) for r in records), tuple(alts), stored)
+        return cls(tuple(text for _, text, _ in found), tuple(alts), stored)
 
 
 def _known_or_empty(p, known):

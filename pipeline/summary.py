@@ -20,7 +20,9 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
     for name in sorted(k for k in counters if k.startswith(C.DEAD_LETTER_KIND)):
         lines.append(f"    {name[len(C.DEAD_LETTER_KIND):]:<40} {counters[name]}")
     lines += [
-        f"  entities detected   {get(C.ENTITIES_DETECTED)}",
+        f"  entities detected   {get(C.ENTITIES_DETECTED)}"
+        + (f"  ({get(C.HANDLES_TYPED)} @handle{'s' if get(C.HANDLES_TYPED) != 1 else ''} typed by the name "
+           f"{'they spell' if get(C.HANDLES_TYPED) != 1 else 'it spells'})" if get(C.HANDLES_TYPED) else ""),
     ]
     dropped = {k[len(C.ENTITIES_DROPPED):]: v for k, v in counters.items() if k.startswith(C.ENTITIES_DROPPED) and v}
     if dropped:

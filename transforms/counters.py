@@ -19,6 +19,7 @@ DEAD_LETTER_KIND = "dead_letter:"  # + "STAGE:KIND"
 # Entities and pairs.
 POSTS_WITH_GIVEN_ENTITIES = "posts_with_given_entities"
 ENTITIES_DETECTED = "entities_detected"
+HANDLES_TYPED = "handles_typed"  # candidate @handles typed by the name of their post they spell (ner.handles)
 ENTITIES_DROPPED = "entities_dropped:"  # + why a detected span is not an entity (ner.mentions.REASONS)
 PAIRS = "pairs"
 POSTS_WITHOUT_PAIRS = "posts_without_pairs"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
+from mmkg.ner.handles import type_handles
 from mmkg.ner.mentions import REASONS, clean_mentions
 from mmkg.ner.settings import NerSettings
 from mmkg.schemas.records import Post
@@ -51,6 +52,21 @@ class _KeepEntities(beam.DoFn):
         yield post.with_entities(kept)
 
 
+class _TypeHandles(beam.DoFn):
+    """Types each candidate @handle that spells a name of its post as that name (ner.handles), so
+    that it reaches the graph as an alias of the name; counted."""
+
+    def setup(self):
+        self._typed = counters.counter(counters.HANDLES_TYPED)
+
+    def process(self, post: Post):
+        mentions, n = type_handles(post.entities or ())
+        if n:
+            self._typed.inc(n)
+            post = post.with_entities(mentions)
+        yield post
+
+
 class DetectEntities(beam.PTransform):
     """PCollection[Post] -> PCollection[Post], every post with its entities."""
 
@@ -64,7 +80,9 @@ class DetectEntities(beam.PTransform):
             detected = missing | "Spacy" >> beam.ParDo(DetectWithSpacy(self.settings.spacy))
         else:
             detected = missing | "NerStudent" >> RunInference(NerStudentHandler(self.settings))
-        detected = detected | "KeepEntities" >> beam.ParDo(_KeepEntities())
+        detected = (detected
+                    | "KeepEntities" >> beam.ParDo(_KeepEntities())
+                    | "TypeHandles" >> beam.ParDo(_TypeHandles()))
         return (
             (
                 given | "CountGiven" >> beam.ParDo(_Count(counters.POSTS_WITH_GIVEN_ENTITIES, per_entity=False)),

@@ -92,11 +92,15 @@ def offsets_vector(thresholds: Optional[Dict], num_classes: int) -> torch.Tensor
     return o
 
 
-def decide(logits: torch.Tensor, offsets: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Label ids after the threshold: best relation if it clears TH (minus its offset), else 0."""
+def decide(logits: torch.Tensor, offsets: Optional[torch.Tensor] = None,
+           allowed: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Label ids after the threshold: best relation if it clears TH (minus its offset), else 0.
+    ``allowed`` (N, C booleans): the relations each pair may take; the best is sought among them."""
     z = logits.float()
     if offsets is not None:
         z = z - offsets.to(z.device)
+    if allowed is not None:  # TH is always allowed: "no relation" fits any pair
+        z = z.masked_fill(~allowed.to(z.device), float("-inf"))
     best = z[:, 1:].argmax(dim=-1) + 1
     best_score = z.gather(1, best[:, None])[:, 0]
     return torch.where(best_score > z[:, TH], best, torch.zeros_like(best))

@@ -22,6 +22,7 @@ from mmkg.runtime.image_features import ImageEncoder
 from mmkg.runtime.precision import autocast, resolve_device, resolve_precision
 from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.records import EntityPair, RelationScores
+from mmkg.schemas.relations import label_allows
 
 
 class Guide:
@@ -126,11 +127,20 @@ class Guide:
         out = logits_in_order(forward, items, batch_size or self.sub_batch_size, length=lambda it: len(it[1][0]))
         return out if len(items) else torch.zeros((0, len(self.labels)))
 
+    def allowed_labels(self, pairs: Sequence[EntityPair]) -> torch.Tensor:
+        """(N, C) booleans: the labels each pair may take given its mentions' types."""
+        return torch.tensor([[label_allows(label, p.head.type, p.tail.type) for label in self.labels] for p in pairs],
+                            dtype=torch.bool).reshape(len(pairs), len(self.labels))
+
     def scores_from_logits(self, pairs: Sequence[EntityPair], logits: torch.Tensor, top_k: int = 3) -> List[RelationScores]:
         probs = torch.softmax(logits, dim=-1)
-        decisions = decide(logits, self.offsets).tolist()
+        # A label whose entity types contradict the pair's known types (a person CONTAINing a
+        # place) is never decided nor offered to the refiner; its probability stays as computed.
+        allowed = self.allowed_labels(pairs)
+        decisions = decide(logits, self.offsets, allowed).tolist()
         k = max(1, min(top_k, len(self.labels)))
-        top_p, top_i = probs.topk(k, dim=-1)
+        _, top_i = probs.masked_fill(~allowed, -1.0).topk(k, dim=-1)
+        top_p = probs.gather(1, top_i)
         out = []
         for n, pair in enumerate(pairs):
             row = probs[n].tolist()
@@ -140,7 +150,8 @@ class Guide:
                     pair=pair,
                     labels=self.labels,
                     probs=tuple(row),
-                    candidates=tuple((self.labels[i], p) for i, p in zip(top_i[n].tolist(), top_p[n].tolist())),
+                    candidates=tuple((self.labels[i], p) for i, p, ok in zip(top_i[n].tolist(), top_p[n].tolist(),
+                                                                             allowed[n, top_i[n]].tolist()) if ok),
                     decision=self.labels[d],
                     confidence=row[d],
                     model_version=self.version,

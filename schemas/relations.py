@@ -121,6 +121,15 @@ def allowed_type_pairs() -> FrozenSet[Tuple[str, str]]:
     return frozenset(implied_types(lbl) for lbl in RELATIONS[1:])  # type: ignore[misc]
 
 
+def label_allows(label: str, head_type: Optional[str], tail_type: Optional[str]) -> bool:
+    """Whether ``label`` may join a head and a tail of these types (a type not known allows any;
+    the no-relation label allows all)."""
+    types = implied_types(label)
+    if types is None:
+        return True
+    return head_type in (None, types[0]) and tail_type in (None, types[1])
+
+
 def check_rel2id(path: str) -> None:
     """Fail loudly if a rel2id.json disagrees with the built-in label order."""
     with open(path, encoding="utf-8") as f:

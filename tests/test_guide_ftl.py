@@ -46,3 +46,9 @@ def test_decide_uses_threshold_class_and_offsets():
     assert decide(logits, offsets_vector({"global_offset": -1.5}, 3)).tolist() == [2, 2, 1]
     per_class = offsets_vector({"global_offset": 0.0, "per_class": {"2": 2.5}}, 3)
     assert decide(logits, per_class).tolist() == [1, 0, 1]
+
+
+def test_decide_seeks_the_best_relation_among_the_allowed_ones():
+    logits = torch.tensor([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    allowed = torch.tensor([[True, True, True], [True, True, False], [True, False, False]])
+    assert decide(logits, None, allowed).tolist() == [2, 1, 0]

@@ -86,6 +86,10 @@ def test_the_local_commands_run_as_written(tmp_path):
     lines = sum(1 for line in (REPO / "examples" / "posts.jsonl").read_text().splitlines() if line.strip())
     assert f"records read        {lines}\n" in run_out and "dead letters        0\n" in run_out
     assert "graph               embedded store in ./mmkg-data" in run_out
+    # The summary README shows is the one its command prints, line for line.
+    shown = (REPO / "README.md").read_text(encoding="utf-8").split("`mmkg run` ends with a summary like this one")[1]
+    shown = shown.split("```")[1].strip("\n")
+    assert run_out[run_out.index("mmkg run finished"):].rstrip() == shown.rstrip()
     outputs = [out for _, out in ran[1:]]
     assert all(out.strip() for out in outputs)  # every query found something in that graph
     assert "Louvre" in outputs[1]  # `entity "Paris"`: its CONTAIN edge

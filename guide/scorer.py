@@ -5,7 +5,7 @@ an MNRE split file (used by ``mmkg evaluate`` and by calibration).
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import torch
 
@@ -48,6 +48,7 @@ class Guide:
         self.model = model.to(device=self.device, dtype=self.dtype)
         self.config = config
         self.labels = tuple(config["labels"])
+        self._allowed_rows: Dict[Tuple[Optional[str], Optional[str]], torch.Tensor] = {}
         self.version = str(config.get("version", ""))
         self.max_length = int(config.get("max_length", 64))
         self.offsets = offsets_vector(config.get("thresholds"), len(self.labels))
@@ -129,8 +130,18 @@ class Guide:
 
     def allowed_labels(self, pairs: Sequence[EntityPair]) -> torch.Tensor:
         """(N, C) booleans: the labels each pair may take given its mentions' types."""
-        return torch.tensor([[label_allows(label, p.head.type, p.tail.type) for label in self.labels] for p in pairs],
-                            dtype=torch.bool).reshape(len(pairs), len(self.labels))
+        if not pairs:
+            return torch.ones((0, len(self.labels)), dtype=torch.bool)
+        return torch.stack([self._allowed_row(p.head.type, p.tail.type) for p in pairs])
+
+    def _allowed_row(self, head_type: Optional[str], tail_type: Optional[str]) -> torch.Tensor:
+        # A handful of type pairs cover every pair of a run: each row is computed once per worker.
+        key = (head_type, tail_type)
+        row = self._allowed_rows.get(key)
+        if row is None:
+            row = torch.tensor([label_allows(label, head_type, tail_type) for label in self.labels], dtype=torch.bool)
+            self._allowed_rows[key] = row
+        return row
 
     def scores_from_logits(self, pairs: Sequence[EntityPair], logits: torch.Tensor, top_k: int = 3) -> List[RelationScores]:
         probs = torch.softmax(logits, dim=-1)

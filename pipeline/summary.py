@@ -19,10 +19,11 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
     ]
     for name in sorted(k for k in counters if k.startswith(C.DEAD_LETTER_KIND)):
         lines.append(f"    {name[len(C.DEAD_LETTER_KIND):]:<40} {counters[name]}")
+    handles = get(C.HANDLES_TYPED)
+    typed = ("" if not handles else "  (1 @handle typed by the name it spells)" if handles == 1
+             else f"  ({handles} @handles typed by the name they spell)")
     lines += [
-        f"  entities detected   {get(C.ENTITIES_DETECTED)}"
-        + (f"  ({get(C.HANDLES_TYPED)} @handle{'s' if get(C.HANDLES_TYPED) != 1 else ''} typed by the name "
-           f"{'they spell' if get(C.HANDLES_TYPED) != 1 else 'it spells'})" if get(C.HANDLES_TYPED) else ""),
+        f"  entities detected   {get(C.ENTITIES_DETECTED)}{typed}",
     ]
     dropped = {k[len(C.ENTITIES_DROPPED):]: v for k, v in counters.items() if k.startswith(C.ENTITIES_DROPPED) and v}
     if dropped:

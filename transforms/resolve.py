@@ -321,6 +321,10 @@ def _node_of(name: str, etype: str) -> str:
     return node_key(etype, normalise(name, etype))
 
 
+def _alt_names_of(d: dict) -> List[AltName]:
+    return [AltName(*a) for a in d.get("alt_names", ())]
+
+
 def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
     d = json.loads(text)
     record = EntityRecord(
@@ -329,25 +333,24 @@ def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
         decisions=tuple(Decision(x["a"], x["b"], x["rule"], float(x["score"]), bool(x["firm"]), x["dependent"],
                                  tuple((str(k), float(v)) for k, v in x["features"])) for x in d["decisions"]),
         nodes=tuple(d["nodes"]))
-    return record, [AltName(*a) for a in d.get("alt_names", ())]
+    return record, _alt_names_of(d)
 
 
 def _graph_records(entities: Iterable[dict]):
-    """(record, its JSON text, the alternate_names triples the text holds) per entity of
-    ``kg.queries.entity_states``: a node with a ``resolution`` property is read back exactly; one
-    written without resolution (an earlier version, ``--no-resolve``) becomes a record of its
-    aliases with the posts that mention it (its alternate_names edges come separately)."""
+    """(record JSON text, the alternate_names triples it holds) per entity of
+    ``kg.queries.entity_states``: a node with a ``resolution`` property is read back exactly (the
+    record itself is built where it is used: ``KnownEntities.records``); one written without
+    resolution (an earlier version, ``--no-resolve``) becomes a record of its aliases with the
+    posts that mention it (its alternate_names edges come separately)."""
     for e in entities:
         if e.get("resolution"):
-            r, a = record_of_json(e["resolution"])
-            yield r, e["resolution"], a
+            yield e["resolution"], _alt_names_of(json.loads(e["resolution"]))
             continue
         posts = tuple(sorted(set(e.get("posts") or ())))
         names = sorted(set(e.get("aliases") or ()) | {e["name"]})
         aliases = tuple(Alias(n, posts, ()) for n in names if _resolvable(n, e["type"]))
         if aliases:
-            r = EntityRecord(e["key"], e["name"], e["type"], aliases, (), ())
-            yield r, record_json(r), ()
+            yield record_json(EntityRecord(e["key"], e["name"], e["type"], aliases, (), ())), ()
 
 
 def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
@@ -398,9 +401,9 @@ class KnownEntities:
     def of_graph(cls, entities: Sequence[dict], alt_edges: Sequence[Tuple[str, str, str, str]] = ()) -> "KnownEntities":
         """From ``kg.queries.entity_states``."""
         found = list(_graph_records(entities))  # the stored texts as they are: no second serialising
-        alts = sorted(set(AltName(*e) for e in alt_edges) | {a for _, _, al in found for a in al})
+        alts = sorted(set(AltName(*e) for e in alt_edges) | {a for _, al in found for a in al})
         stored = tuple(sorted((e["key"], e["resolution"]) for e in entities if e.get("resolution")))
-        return cls(tuple(text for _, text, _ in found), tuple(alts), stored)
+        return cls(tuple(text for text, _ in found), tuple(alts), stored)
 
 
 def _known_or_empty(p, known):

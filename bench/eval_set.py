@@ -335,8 +335,15 @@ def _calibrate(args, posts: Dict[int, EvalPost]) -> int:
     table and ECE before, after (two-fold by post: fitted on one half, read on the other), and the
     map fitted on all, composed with the checkpoint's current map (the run's confidences went
     through it)."""
-    from mmkg.guide.confidence import (ConfidenceMap, expected_calibration_error, fit_platt, load_map, reliability,
-                                      save_map, weights_sha256)
+    from mmkg.guide.confidence import (
+        ConfidenceMap,
+        expected_calibration_error,
+        fit_platt,
+        load_map,
+        reliability,
+        save_map,
+        weights_sha256,
+    )
 
     anns = _restrict(load_annotations(default_annotation_files(), posts), args.posts)
     judged = [(j[0]["confidence"], j[1], j[0]["post_id"]) for j in judge(anns, posts, read_triples(args.data_dir))

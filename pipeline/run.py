@@ -16,6 +16,7 @@ from mmkg.pipeline.options import RunSettings
 from mmkg.refiner.gate_store import plan_stage2
 from mmkg.refiner.local_server import serving
 from mmkg.runners.checks import submits_only
+from mmkg.runtime.scratch import scratch_directory
 from mmkg.transforms import counters, progress
 
 
@@ -39,6 +40,8 @@ def run_pipeline(options: PipelineOptions, settings: RunSettings) -> RunResult:
     os.makedirs(settings.data_dir, exist_ok=True)
     with contextlib.ExitStack() as services:
         # Both embedded services live exactly as long as the run; workers get their addresses.
+        # Entered first, left last: what Beam stages for a submission is removed after the run.
+        services.enter_context(scratch_directory())
         graph = None
         if settings.write_graph:
             graph = services.enter_context(graph_settings(settings.data_dir, settings.graph))

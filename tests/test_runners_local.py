@@ -10,6 +10,7 @@ import math
 import os
 import pathlib
 import re
+import tempfile
 
 import pyarrow.parquet as pq
 import pytest
@@ -144,13 +145,21 @@ def test_multi_process_direct_run_gives_the_same_output(single_process, posts_fi
 
 
 def test_portable_runner_through_the_job_service_gives_the_same_output(
-    single_process, posts_file, job_service, tmp_path
+    single_process, posts_file, job_service, tmp_path, monkeypatch
 ):
+    # The run's temporary files go under a directory of this test's, to see what the run leaves.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = tmp_path / "out"
     run(
         posts_file,
-        tmp_path,
+        out,
         "--runner=PortableRunner",
         f"--job_endpoint={job_service}",
         "--environment_type=LOOPBACK",
     )
-    assert_same_outputs(single_process, tmp_path)
+    assert_same_outputs(single_process, out)
+    # Beam stages a submission's resources in tempfile.mkdtemp() directories it never removes
+    # (with --setup_file, a 69 MB sdist per submission): the run removes them.
+    assert list(scratch.iterdir()) == []

@@ -15,6 +15,7 @@ from mmkg.pipeline.build import build
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.runners.checks import RunnerConfigError, WorkerServices, validate_runner_options
 from mmkg.runners.dataflow import dataflow_args, gcp_extra_installed, local_template_args
+from mmkg.runtime.scratch import scratch_directory
 
 pytestmark = pytest.mark.skipif(
     not gcp_extra_installed(),
@@ -47,9 +48,12 @@ def job_options(*extra) -> PipelineOptions:
 
 
 def run_job(options):
-    p = beam.Pipeline(options=options)
-    build(p, settings_from_options(options.view_as(MmkgOptions)))
-    return p.run()
+    # As `mmkg run` does: what Beam stages for the job (a 69 MB sdist of mmkg) goes under a
+    # scratch directory that is removed afterwards.
+    with scratch_directory():
+        p = beam.Pipeline(options=options)
+        build(p, settings_from_options(options.view_as(MmkgOptions)))
+        return p.run()
 
 
 def transform_names(proto_pipeline):

@@ -110,25 +110,73 @@ def _without_trailing_entity(text: str, m: EntityMention) -> EntityMention:
     return replace(m, end=end, text=text[m.start:end])
 
 
+# "St . Gallen", "Mt . Airy", "Saint - Tropez" (tweets tokenised as the corpora are; "St. Gallen"
+# raw): the tagger often takes the word after the abbreviation alone, or the two halves apart.
+_ABBREVIATIONS = r"(?:St|Ste|Mt|Ft)"
+_NAME_PREFIX = re.compile(rf"\b(?:{_ABBREVIATIONS}\s?\.|(?:Saint|Sainte|St|Ste)\s?[-–])\s?$")
+_ABBREVIATION_END = re.compile(rf"\b{_ABBREVIATIONS}$")
+_AFTER_NUMBER = re.compile(r"\d\w*\s*$")
+_NAME_AFTER_ABBREVIATION = re.compile(r"^\s?\.\s?[A-Z][\w'’-]*")
+
+
+def _with_whole_name(text: str, m: EntityMention) -> EntityMention:
+    """A name cut at an abbreviated first word grows over it: "Gallen" after "St ." is "St .
+    Gallen", "Mount St" before ". Helens" is "Mount St . Helens"."""
+    start, end = m.start, m.end
+    before = _NAME_PREFIX.search(text[:start])
+    # "5th St. Paris": after a number, "St." is a street's, and the name after it another one.
+    if before and not _AFTER_NUMBER.search(text[:before.start()]):
+        start = before.start()
+    if _ABBREVIATION_END.search(text[start:end]):
+        after = _NAME_AFTER_ABBREVIATION.match(text[end:])
+        if after:
+            end += after.end()
+    if (start, end) == (m.start, m.end):
+        return m
+    return replace(m, start=start, end=end, text=text[start:end])
+
+
+def _absorb_overlaps(mentions: List[Tuple[EntityMention, bool]], text: str) -> List[EntityMention]:
+    """The mentions in their order, a span given twice once; a span grown over an abbreviation
+    (flag True) takes in the spans it now overlaps (the other half of a name the tagger split),
+    with the longer half's type."""
+    out: List[EntityMention] = []
+    grown: List[bool] = []
+    for m, extended in mentions:
+        i = next((j for j, o in enumerate(out) if (o.start, o.end) == (m.start, m.end)
+                  or ((extended or grown[j]) and m.start < o.end and o.start < m.end)), None)
+        if i is None:
+            out.append(m)
+            grown.append(extended)
+            continue
+        o = out[i]
+        start, end = min(o.start, m.start), max(o.end, m.end)
+        if (start, end) != (o.start, o.end):
+            longer = m if m.end - m.start > o.end - o.start else o
+            out[i] = replace(longer, start=start, end=end, text=text[start:end])
+        grown[i] = grown[i] or extended
+    return out
+
+
 def clean_mentions(text: str, mentions: Sequence[EntityMention]) -> Tuple[Tuple[EntityMention, ...], Tuple[Dropped, ...]]:
-    """The mentions that are entities (spans moved to word boundaries, duplicates that this
-    creates merged), and the dropped ones with their reasons."""
+    """The mentions that are entities (spans moved to word boundaries and over an abbreviated
+    first word, duplicates and overlaps that this creates merged), and the dropped ones with their
+    reasons."""
     retweets = retweet_spans(text)
-    kept: List[EntityMention] = []
+    kept: List[Tuple[EntityMention, bool]] = []
     dropped: List[Dropped] = []
-    seen = set()
     for m in mentions:
         start, end = _to_word_bounds(text, m.start, m.end)
         if (start, end) != (m.start, m.end):
             m = replace(m, start=start, end=end, text=text[start:end])
         m = _without_trailing_entity(text, m)
-        reason = why_not_an_entity(text, m, retweets)
+        whole = _with_whole_name(text, m)
+        reason = why_not_an_entity(text, whole, retweets)
         if reason is not None:
-            dropped.append(Dropped(m, reason))
-        elif (m.start, m.end) not in seen:
-            seen.add((m.start, m.end))
-            kept.append(m)
-    return tuple(kept), tuple(dropped)
+            dropped.append(Dropped(whole, reason))
+        else:
+            kept.append((whole, whole is not m))
+    return tuple(_absorb_overlaps(kept, text)), tuple(dropped)
 
 
 def mentions_from_spans(text: str, spans, candidates=(), mentions: bool = False) -> tuple:

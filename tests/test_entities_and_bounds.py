@@ -56,6 +56,33 @@ def test_a_span_cut_inside_a_word_is_extended_to_the_word():
     assert not dropped and kept[0].text == "Versailles" and TEXT[kept[0].start:kept[0].end] == "Versailles"
 
 
+def test_a_name_cut_at_an_abbreviated_first_word_is_made_whole_and_its_halves_joined():
+    def spans(text, *names):
+        out = []
+        for surface, etype in names:
+            start = text.index(surface)
+            out.append(EntityMention(surface, start, start + len(surface), etype, "ner"))
+        return [(k.text, k.type) for k in clean_mentions(text, out)[0]]
+
+    # The corpora's tokenisation and a raw post's spelling.
+    assert spans("A nice place to stop by . . St . Gallen , #Switzerland", ("Gallen", "LOC"),
+                 ("#Switzerland", "LOC")) == [("St . Gallen", "LOC"), ("#Switzerland", "LOC")]
+    assert spans("Homicide Capt . Clark spoke in Mt. Airy today", ("Clark", "PER"),
+                 ("Airy", "LOC")) == [("Clark", "PER"), ("Mt. Airy", "LOC")]
+    # Two halves the tagger split become one name, from either side of the abbreviation.
+    assert spans("Justin Bieber spotted in Saint - Tropez , France", ("Justin Bieber", "PER"), ("Saint", "LOC"),
+                 ("Tropez", "LOC"), ("France", "LOC")) == [("Justin Bieber", "PER"), ("Saint - Tropez", "LOC"),
+                                                           ("France", "LOC")]
+    assert spans("Today in 1980 : Mount St . Helens erupts", ("Mount St", "LOC"),
+                 ("Helens", "LOC")) == [("Mount St . Helens", "LOC")]
+    assert spans("Today in 1980 : Mount St . Helens erupts", ("Mount St", "LOC")) == [("Mount St . Helens", "LOC")]
+    # After a number "St." is a street's, not the first word of the next name; names that merely
+    # sit side by side are not joined.
+    assert spans("Meet at 5th St. Paris is next", ("Paris", "LOC")) == [("Paris", "LOC")]
+    assert spans("Trump met Putin in Paris", ("Trump", "PER"), ("Putin", "PER"), ("Paris", "LOC")) == [
+        ("Trump", "PER"), ("Putin", "PER"), ("Paris", "LOC")]
+
+
 def test_the_retweet_source_is_kept_on_the_post_in_the_graph_rows():
     assert retweet_of(TEXT) == "thehill" and retweet_of("Trump met Kim") is None
     assert post_row(Post("p", TEXT))["retweet_of"] == "thehill"

@@ -204,8 +204,8 @@ def score_run(data_dir: str, facts: List[Fact], texts: Dict[str, str], annotated
 def detect_in_process(flags: List[str], texts: List[str]):
     """Character spans with types, as the run with these flags detects them (the same settings,
     read by the same option parser), for the type-filter table."""
-    from mmkg.pipeline.options import MmkgOptions, ner_from_options
     from mmkg.ner.mentions import mentions_from_spans
+    from mmkg.pipeline.options import MmkgOptions, ner_from_options
 
     ner = ner_from_options(MmkgOptions(flags))
     if ner.spacy is not None:

@@ -319,8 +319,8 @@ def _compare(args, posts) -> int:
     cuts = args.min_confidence or [0.0]
     if len(cuts) not in (1, 2):
         raise SystemExit("compare takes one --min-confidence (both runs) or two (A's, then B's)")
-    res = paired_bootstrap(anns, posts, [read_triples(d) for d in args.data_dir], cuts * (3 - len(cuts)),
-                           args.samples)
+    runs = [read_triples(d) for d in args.data_dir]
+    res = paired_bootstrap(anns, posts, runs, cuts if len(cuts) == 2 else cuts[0], args.samples)
     print(f"A = {args.data_dir[0]}, B = {args.data_dir[1]}; {len(anns)} posts resampled {args.samples} times; "
           f"cut {' / '.join(str(c) for c in cuts)}")
     print("| metric | A | B | B - A | 95 % interval |\n|---|---|---|---|---|")

@@ -112,28 +112,19 @@ def _without_trailing_entity(text: str, m: EntityMention) -> EntityMention:
 
 # "St . Gallen", "Mt . Airy", "Saint - Tropez" (tweets tokenised as the corpora are; "St. Gallen"
 # raw): the tagger often takes the word after the abbreviation alone, or the two halves apart.
-_ABBREVIATIONS = r"(?:St|Ste|Mt|Ft)"
-_NAME_PREFIX = re.compile(rf"\b(?:{_ABBREVIATIONS}\s?\.|(?:Saint|Sainte|St|Ste)\s?[-–])\s?$")
-_ABBREVIATION_END = re.compile(rf"\b{_ABBREVIATIONS}$")
-_AFTER_NUMBER = re.compile(r"\d\w*\s*$")
-_NAME_AFTER_ABBREVIATION = re.compile(r"^\s?\.\s?[A-Z][\w'’-]*")
+_NAME_PREFIX = re.compile(r"\b(?:(?:St|Ste|Mt|Ft)\s?\.|(?:Saint|Sainte|St|Ste)\s?[-–])\s?$")
+# The abbreviation starts the name only where no capitalised word or number comes before it:
+# "2400 Allen St. Dallas" and "5th St. Paris" are a street and then a city.
+_STARTS_A_NAME = re.compile(r"(?:^|[^\w\s]\s*|\b[a-z][\w'’]*\s+)$")
 
 
 def _with_whole_name(text: str, m: EntityMention) -> EntityMention:
-    """A name cut at an abbreviated first word grows over it: "Gallen" after "St ." is "St .
-    Gallen", "Mount St" before ". Helens" is "Mount St . Helens"."""
-    start, end = m.start, m.end
-    before = _NAME_PREFIX.search(text[:start])
-    # "5th St. Paris": after a number, "St." is a street's, and the name after it another one.
-    if before and not _AFTER_NUMBER.search(text[:before.start()]):
-        start = before.start()
-    if _ABBREVIATION_END.search(text[start:end]):
-        after = _NAME_AFTER_ABBREVIATION.match(text[end:])
-        if after:
-            end += after.end()
-    if (start, end) == (m.start, m.end):
+    """A name cut after an abbreviated first word grows over it: "Gallen" after ". . St ." is
+    "St . Gallen"."""
+    before = _NAME_PREFIX.search(text[:m.start])
+    if not before or not _STARTS_A_NAME.search(text[:before.start()]):
         return m
-    return replace(m, start=start, end=end, text=text[start:end])
+    return replace(m, start=before.start(), text=text[before.start():m.end])
 
 
 def _absorb_overlaps(mentions: List[Tuple[EntityMention, bool]], text: str) -> List[EntityMention]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
 import uuid
 from typing import Callable, Dict, List, Sequence
@@ -22,15 +23,18 @@ def run_and_collect(
 ) -> Dict[str, List]:
     """``build(p)`` returns named PCollections; their full contents come back as lists."""
     out_dir = tempfile.mkdtemp(prefix="mmkg-collect-")
-    paths = {}
-    with beam.Pipeline(options=PipelineOptions(list(argv))) as p:
-        outputs = build(p)
-        for name, pcoll in outputs.items():
-            path = os.path.join(out_dir, f"{name}-{uuid.uuid4().hex}.pkl")
-            paths[name] = path
-            _ = pcoll | f"ToList_{name}" >> beam.combiners.ToList() | f"Dump_{name}" >> beam.Map(_dump, path)
-    result = {}
-    for name, path in paths.items():
-        with open(path, "rb") as f:
-            result[name] = pickle.load(f)
-    return result
+    try:
+        paths = {}
+        with beam.Pipeline(options=PipelineOptions(list(argv))) as p:
+            outputs = build(p)
+            for name, pcoll in outputs.items():
+                path = os.path.join(out_dir, f"{name}-{uuid.uuid4().hex}.pkl")
+                paths[name] = path
+                _ = pcoll | f"ToList_{name}" >> beam.combiners.ToList() | f"Dump_{name}" >> beam.Map(_dump, path)
+        result = {}
+        for name, path in paths.items():
+            with open(path, "rb") as f:
+                result[name] = pickle.load(f)
+        return result
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)

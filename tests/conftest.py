@@ -29,6 +29,20 @@ def mnre_path(*parts: str) -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_under_pytests_folder(tmp_path_factory):
+    """Beam's DirectRunner leaves empty folders in the temporary directory after every pipeline
+    (three per run with Beam 2.78: its job server's and the pipeline's); a run of this suite builds
+    hundreds. They go under pytest's own folder, which pytest prunes, instead of piling up in /tmp.
+    `mmkg run` itself does this through runtime/scratch.py; tests that drive Beam directly do not."""
+    import tempfile
+
+    before = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
+    yield
+    tempfile.tempdir = before
+
+
 _EXIT_STATUS = {"value": None}
 
 

@@ -120,8 +120,10 @@ class FaultProxy:
 
 
 @pytest.fixture(scope="session")
-def local_llm() -> LocalServer:
-    with local_llm_server(parallel=4) as srv:
+def local_llm(tmp_path_factory) -> LocalServer:
+    # The log goes under pytest's own temporary folder rather than a file left behind in /tmp.
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    with local_llm_server(parallel=4, log_path=str(log)) as srv:
         yield srv
 
 

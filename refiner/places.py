@@ -62,6 +62,8 @@ def normalise(name: str) -> str:
     tokens write ``# NewYork`` apart, leaving ``NewYork`` bare (on MNRE train it lost two nested
     pairs); it is also twice as slow over GeoNames' 34k names."""
     s = name.strip().lstrip("#@")
+    # Tokenised text writes initials apart (`U . S`, `N . Y`): join them as `U.S.` is joined.
+    s = re.sub(r"\b(\w) ?\. ?(?=\w\b)", r"\1", s)
     s = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", s)  # hashtag and handle camel case
     if not s.isascii():
         s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
@@ -150,7 +152,7 @@ class Gazetteer:
         among them (``Jackson``, ``Michigan``). A US state's postal code counts only as written,
         in capitals (``PA``)."""
         found = set(self._names.get(normalise(name), ()))
-        code = name.replace(".", "").strip()
+        code = name.replace(".", "").replace(" ", "") if "." in name else name.strip()  # `N . Y` too
         if len(code) == 2 and code.isupper() and code in self._states:
             found.add(self._states[code])
         larger = {p for p in found if p[0] != CITY}

@@ -24,6 +24,8 @@ def gaz():
     ("France", "Paris", CONTAINS), ("Pittsburgh", "PA", CONTAINS), ("Asia", "Japan", CONTAINS),
     ("#NewYork", "Brooklyn", CONTAINS), ("Scotland", "Dundee", CONTAINS), ("Washington", "D.C.", CONTAINS),
     ("U.S.", "San Jose", CONTAINS), ("China", "Hong Kong", CONTAINS),
+    # initials written apart by tokenisation, a postal code among them
+    ("N . Y", "Buffalo", CONTAINS), ("U . S", "Pakistan", DISJOINT),
     # the other place picks the small namesake: Jackson, Michigan (not the Mississippi capital)
     ("Jackson", "Michigan", CONTAINS),
     # known and apart: countries, states, cities of two countries; one place under two names
@@ -45,6 +47,8 @@ def test_verdicts(gaz, a, b, answer):
 def test_normalise():
     assert normalise("#NewYork") == "new york"
     assert normalise("U.S.") == "us"
+    assert normalise("U . S") == normalise("U . S .") == "us"  # MNRE's and the tweets' tokenisation
+    assert normalise("St . Gallen") == "st gallen"
     assert normalise("The Bronx") == "bronx"
     assert normalise("Bogotá") == "bogota"
 

@@ -51,6 +51,9 @@ _ALIASES: Dict[str, Tuple[str, str]] = {
 }
 # Territories GeoNames lists as countries that are parts of another (China's SARs).
 _PARTS_OF = {"HK": "CN", "MO": "CN"}
+# A place name's first word as posts write it and as GeoNames does (`Ft. Worth` / Fort Worth,
+# `St. Gallen` / Sankt Gallen, `Mt. Vernon` / Mount Vernon): each form is indexed under the others.
+_FIRST_WORD_FORMS = (("fort", "ft"), ("mount", "mt"), ("saint", "st", "sankt"), ("sainte", "ste"))
 DEFAULT_MIN_POPULATION = 100_000
 
 
@@ -142,8 +145,15 @@ class Gazetteer:
 
     def _add(self, name: str, place: Place) -> None:
         key = normalise(name)
-        if key:
-            self._names.setdefault(key, set()).add(place)
+        if not key:
+            return
+        self._names.setdefault(key, set()).add(place)
+        first, _, rest = key.partition(" ")
+        if place[0] == CITY and rest:
+            for forms in _FIRST_WORD_FORMS:
+                if first in forms:
+                    for other in forms:
+                        self._names.setdefault(f"{other} {rest}", set()).add(place)
 
     def readings(self, name: str) -> FrozenSet[Place]:
         """What a name can stand for: a country, US state, UK nation or continent over namesake

@@ -26,6 +26,8 @@ def gaz():
     ("U.S.", "San Jose", CONTAINS), ("China", "Hong Kong", CONTAINS),
     # initials written apart by tokenisation, a postal code among them
     ("N . Y", "Buffalo", CONTAINS), ("U . S", "Pakistan", DISJOINT),
+    # a first word as posts abbreviate it and GeoNames spells it out (Fort Worth, Sankt Gallen)
+    ("Texas", "Ft. Worth", CONTAINS), ("Switzerland", "St . Gallen", CONTAINS), ("Ohio", "Mt. Vernon", CONTAINS),
     # the other place picks the small namesake: Jackson, Michigan (not the Mississippi capital)
     ("Jackson", "Michigan", CONTAINS),
     # known and apart: countries, states, cities of two countries; one place under two names

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from mmkg.runtime.padding import padded_length
+
 CONFIG = "config.json"
 WEIGHTS = ("model.safetensors",)
 TOKENIZER = "tokenizer.json"
@@ -110,8 +112,14 @@ class _Layer(nn.Module):
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
-        q = split(att.query(x))
-        ctx = F.scaled_dot_product_attention(q, split(att.key(x)), split(att.value(x)), attn_mask=mask.to(q.dtype))
+        q, k, v = split(att.query(x)), split(att.key(x)), split(att.value(x))
+        # Attention over a length that is a multiple of 16, masked: in bf16 on a CPU a sequence's
+        # outputs then do not depend on the batch it came in (runtime/padding.py).
+        extra = padded_length(n) - n
+        if extra:
+            q, k, v = F.pad(q, (0, 0, 0, extra)), F.pad(k, (0, 0, 0, extra)), F.pad(v, (0, 0, 0, extra))
+            mask = F.pad(mask, (0, extra), value=torch.finfo(mask.dtype).min)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))[:, :, :n]
         ctx = ctx.transpose(1, 2).reshape(b, n, h)
         x = self.attention.output.LayerNorm(self.attention.output.dense(ctx) + x)
         inner = F.gelu(self.intermediate.dense(x))

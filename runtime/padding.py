@@ -1,0 +1,23 @@
+"""The sequence length attention computes over: the batch's own length rounded up to a multiple
+of ``PAD_MULTIPLE`` (runtime/bert_native.py pads queries, keys and values, masked, to it).
+
+Why: a post's entities and a pair's score should be a function of the post and the pair, not of
+which other posts a runner happened to batch with it (RunInference sizes its batches by timing,
+so that changes from run to run). In bf16 on a CPU (oneDNN's kernels; this project's default
+where the CPU has native bf16) attention gave a sequence different outputs at different padded
+lengths, so a pair's logits moved by up to 0.06 with its batch-mates, its confidence by up to
+0.009, and two runs of one input on the 1,723 Twitter valid posts scored 163 of 1,370 triples
+differently (one crossed the graph's cut). At lengths that are multiples of 16 (not 4 or 8) the
+outputs were the same whatever the batch; the linear layers were already indifferent to it. Only
+attention is padded: padding every layer's input cost 10-14 % of the guide's and the student's
+speed, this costs nothing measurable. In fp32 matrix products still vary with the batch size by
+about 1e-5.
+"""
+from __future__ import annotations
+
+PAD_MULTIPLE = 16
+
+
+def padded_length(length: int, multiple: int = PAD_MULTIPLE) -> int:
+    """``length`` rounded up to a multiple of ``multiple`` (0 stays 0)."""
+    return -(-length // multiple) * multiple

@@ -113,7 +113,7 @@ class _Layer(nn.Module):
             return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
         q, k, v = split(att.query(x)), split(att.key(x)), split(att.value(x))
-        # Attention over a length that is a multiple of 16, masked: in bf16 on a CPU a sequence's
+        # Attention over a length that is a multiple of 32, masked: in bf16 on a CPU a sequence's
         # outputs then do not depend on the batch it came in (runtime/padding.py).
         extra = padded_length(n) - n
         if extra:

@@ -83,7 +83,7 @@ def test_a_batch_is_scored_in_length_sorted_sub_batches_and_returned_in_input_or
     assert [n for n, _ in guide.passes] == [8] * 5
     widths = [w for _, w in guide.passes]
     assert widths == sorted(widths) and widths[0] < widths[-1]
-    # Each pair alone (padded only to a multiple of 16) gets the same answer.
+    # Each pair alone (no padding from other pairs) gets the same answer.
     alone = [guide.score([p])[0] for p in pairs]
     assert [s.decision for s in scores] == [s.decision for s in alone]
     for a, b in zip(scores, alone):

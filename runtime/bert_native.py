@@ -113,12 +113,10 @@ class _Layer(nn.Module):
             return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
         q, k, v = split(att.query(x)), split(att.key(x)), split(att.value(x))
-        # Attention over a length that is a multiple of 32, masked: in bf16 on a CPU a sequence's
-        # outputs then do not depend on the batch it came in (runtime/padding.py).
-        extra = padded_length(n) - n
+        # ``mask`` comes padded to the attention length (BertEncoder.forward): q, k, v follow it.
+        extra = mask.shape[-1] - n
         if extra:
             q, k, v = F.pad(q, (0, 0, 0, extra)), F.pad(k, (0, 0, 0, extra)), F.pad(v, (0, 0, 0, extra))
-            mask = F.pad(mask, (0, extra), value=torch.finfo(mask.dtype).min)
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))[:, :, :n]
         ctx = ctx.transpose(1, 2).reshape(b, n, h)
         x = self.attention.output.LayerNorm(self.attention.output.dense(ctx) + x)
@@ -156,6 +154,11 @@ class BertEncoder(nn.Module):
         # Additive mask over keys, in the computing dtype (what transformers' sdpa path builds).
         mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         mask = mask.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
+        # Attention runs over a length rounded up to a multiple of 16, the padding masked: in bf16
+        # on a CPU a sequence's outputs then do not depend on the batch it came in
+        # (runtime/padding.py). Built once here for every layer.
+        n = mask.shape[-1]
+        mask = F.pad(mask, (0, padded_length(n) - n), value=torch.finfo(mask.dtype).min)
         for layer in self.encoder.layer:
             x = layer(x, mask)
         return SimpleNamespace(last_hidden_state=x)

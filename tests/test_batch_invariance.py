@@ -34,8 +34,8 @@ def _batchings(n: int, sizes=(5, 17, 32)):
         yield [order[k : k + size] for k in range(0, n, size)]
 
 
-def test_padded_length_rounds_up_to_thirty_two():
-    assert [padded_length(n) for n in (0, 1, 31, 32, 33, 64)] == [0, 32, 32, 32, 64, 64]
+def test_padded_length_rounds_up_to_sixteen():
+    assert [padded_length(n) for n in (0, 1, 15, 16, 17, 64)] == [0, 16, 16, 16, 32, 64]
 
 
 @pytest.fixture(scope="module")

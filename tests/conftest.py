@@ -30,17 +30,15 @@ def mnre_path(*parts: str) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _temporary_files_under_pytests_folder(tmp_path_factory):
+def _temporary_files_in_one_scratch_directory():
     """Beam's DirectRunner leaves empty folders in the temporary directory after every pipeline
     (three per run with Beam 2.78: its job server's and the pipeline's); a run of this suite builds
-    hundreds. They go under pytest's own folder, which pytest prunes, instead of piling up in /tmp.
-    `mmkg run` itself does this through runtime/scratch.py; tests that drive Beam directly do not."""
-    import tempfile
+    hundreds. The session's temporary files go in one scratch directory, removed at its end, as
+    `mmkg run` does for a run (runtime/scratch.py); tests that drive Beam directly need this."""
+    from mmkg.runtime.scratch import scratch_directory
 
-    before = tempfile.tempdir
-    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
-    yield
-    tempfile.tempdir = before
+    with scratch_directory(prefix="mmkg-tests-"):
+        yield
 
 
 _EXIT_STATUS = {"value": None}

@@ -38,6 +38,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # Deferred: it imports Beam (through transforms.resolve), which --help and a missing graph
     # should not wait for.
+    from mmkg.kg.writer import GraphChangedError
     from mmkg.pipeline.undo import UndoError, undo_merge
 
     try:
@@ -47,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 done = undo_merge(driver, *args.names, database=settings.database)
             finally:
                 driver.close()
-    except UndoError as e:
+    except (UndoError, GraphChangedError) as e:
         print(f"mmkg resolve: {e}", file=sys.stderr)
         return 1
     except (StoreBusyError, Neo4jError, ServiceUnavailable) as e:

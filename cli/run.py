@@ -7,6 +7,7 @@ from typing import List, Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from mmkg.cli.logs import configure_logging
+from mmkg.kg.writer import GraphChangedError
 from mmkg.pipeline.options import MmkgOptions, SettingsError, settings_from_options
 from mmkg.pipeline.run import run_pipeline
 from mmkg.pipeline.summary import format_summary
@@ -30,7 +31,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (SettingsError, RunnerConfigError) as e:
         print(f"mmkg run: {e}", file=sys.stderr)
         return 2
-    result = run_pipeline(options, settings)
+    try:
+        result = run_pipeline(options, settings)
+    except GraphChangedError as e:
+        # Not a crash: another run wrote the same graph meanwhile. Say what to do, without a trace.
+        print(f"mmkg run: {e}", file=sys.stderr)
+        return 3
     if result.submitted_only:
         print("mmkg run: job built, not run (dry run or template)")
         return 0

@@ -16,6 +16,7 @@ anything the graph cannot take is refused here, as InvalidTriple, before a state
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import unicodedata
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
@@ -129,12 +130,20 @@ def triple_row(triple: Triple, identity: Optional[Identity] = None) -> Dict[str,
     return row
 
 
-def entity_row(key: str, name: str, etype: str, aliases: Sequence[str], resolution: str) -> Dict[str, Any]:
+def record_fingerprint(resolution: Optional[str]) -> Optional[str]:
+    """What a run saw of an entity's ``resolution`` record: a digest of the stored text, or None
+    when there was none (no entity, or one written without resolution)."""
+    return hashlib.sha256(resolution.encode("utf-8")).hexdigest() if resolution else None
+
+
+def entity_row(key: str, name: str, etype: str, aliases: Sequence[str], resolution: str,
+               read: Optional[str] = None) -> Dict[str, Any]:
     """A resolved entity as a graph row: its key, canonical name, every alias, and ``resolution``
     (a JSON string: the decisions that made it, written by the resolution stage, read back by the
-    next run)."""
+    next run). ``read``: :func:`record_fingerprint` of the record this run resolved against; the
+    writer refuses the row when the graph's record has changed since (kg.writer.GraphChangedError)."""
     return {"kind": ENTITY, "key": key, "name": _clean_name(name), "type": etype,
-            "aliases": sorted({_clean_name(a) for a in aliases}), "resolution": resolution}
+            "aliases": sorted({_clean_name(a) for a in aliases}), "resolution": resolution, "read": read}
 
 
 def batch_key(row: Dict[str, Any]) -> str:

@@ -1,15 +1,67 @@
 """Batches of graph rows to statements (a plan) and the plan to the server, in one managed write
-transaction per batch, retried where a conflict is only a race between idempotent writers."""
+transaction per batch, retried where a conflict is only a race between idempotent writers.
+
+Entity records (``resolution``) are the one thing a write replaces rather than unites, so two runs
+resolving against one graph at once could each overwrite what the other decided. A record is
+therefore written only over the record its run read (compare-and-set on a digest,
+``kg.rows.record_fingerprint``), or over itself (a retried batch, the same input again); otherwise
+the batch is rolled back and :class:`GraphChangedError` says so."""
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from mmkg.kg.rows import ENTITY, POST, entity_key, normalise_name
-from mmkg.kg.statements import (ENTITIES, ENTITY_RESOLUTIONS, IMAGES, MENTIONS, MOVE_MENTIONS, MOVE_STATEMENTS, POSTS,
-                                REDIRECT_DELETE, REDIRECT_MENTIONS, REDIRECT_STATEMENTS, RELATION_STATEMENTS)
+from mmkg.kg.rows import ENTITY, POST, entity_key, normalise_name, record_fingerprint
+from mmkg.kg.statements import (
+    ENTITIES,
+    ENTITY_RECORDS_NOW,
+    ENTITY_RESOLUTIONS,
+    IMAGES,
+    MENTIONS,
+    MOVE_MENTIONS,
+    MOVE_STATEMENTS,
+    POSTS,
+    REDIRECT_DELETE,
+    REDIRECT_MENTIONS,
+    REDIRECT_STATEMENTS,
+    RELATION_STATEMENTS,
+)
 from mmkg.schemas.relations import stored_ends
+
+
+class GraphChangedError(RuntimeError):
+    """Another run rewrote entity records after this run read them (two runs resolving entities on
+    one graph at the same time). Nothing of the refused transaction is written; running the input
+    again is safe and resolves it against what the other run wrote. Built with a message only, as
+    Beam rebuilds an exception it re-raises; ``keys`` are the entities, where known."""
+
+    keys: Tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> "GraphChangedError":
+        keys = tuple(sorted(keys))
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        error = cls(
+            f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} rewritten by another run after "
+            f"this run read the graph ({shown}): two runs resolved entities on one graph at the same time. "
+            f"This batch was not written; run this input again once the other run has finished (a re-run is "
+            f"idempotent and resolves against what the other run wrote).")
+        error.keys = keys
+        return error
+
+
+def refuse_changed_records(tx, expected: Mapping[str, Tuple[Optional[str], Optional[str]]]) -> None:
+    """Raises :class:`GraphChangedError`, inside the caller's transaction (which it thereby rolls
+    back), for each entity whose record is neither the one its run read nor the one it is about to
+    write. ``expected``: key -> (digest read, digest about to be written; None when nothing is)."""
+    if not expected:
+        return
+    now = {key: record_fingerprint(resolution)
+           for key, resolution in tx.run(ENTITY_RECORDS_NOW, keys=sorted(expected)).values()}
+    changed = [key for key, digest in now.items() if digest not in expected[key]]
+    if changed:
+        raise GraphChangedError.of(changed)
 
 
 def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str, Any]]]]:
@@ -26,6 +78,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
     facts: Dict[Tuple[str, str, str], Dict[str, Any]] = {}
 
     resolutions: Dict[str, str] = {}
+    read: Dict[str, Optional[str]] = {}  # the digest of each entity's record as its run read it
     full_aliases: Dict[str, set] = {}  # an entity row's every name (the resolution's record)
 
     def entity(name: str, etype: str, key: Optional[str] = None, canonical: Optional[str] = None,
@@ -49,6 +102,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
         if row["kind"] == ENTITY:
             entity(row["name"], row["type"], row["key"], row["name"], row["aliases"])
             resolutions[row["key"]] = row["resolution"]
+            read[row["key"]] = row.get("read")
             full_aliases[row["key"]] = {row["name"], *row["aliases"]}
             continue
         if row["kind"] == POST:
@@ -85,7 +139,7 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
                                 for _, e in sorted(entities.items())]))
     if resolutions:
         plan.append((ENTITY_RESOLUTIONS, [
-            {"key": k, "resolution": v, "aliases": sorted(full_aliases[k]),
+            {"key": k, "resolution": v, "read": read[k], "aliases": sorted(full_aliases[k]),
              "alias_norms": sorted({normalise_name(a) for a in full_aliases[k]})}
             for k, v in sorted(resolutions.items())]))
     if posts:
@@ -106,8 +160,11 @@ def plan_batch(rows: Iterable[Dict[str, Any]]) -> List[Tuple[str, List[Dict[str,
 
 
 def run_plan(tx, plan: Sequence[Tuple[str, List[Dict[str, Any]]]]) -> None:
-    """A transaction function: one statement per step, all in the caller's transaction."""
+    """A transaction function: one statement per step, all in the caller's transaction. Entity
+    records are written only over the ones their run read (:func:`refuse_changed_records`)."""
     for statement, rows in plan:
+        if statement == ENTITY_RESOLUTIONS:
+            refuse_changed_records(tx, {r["key"]: (r["read"], record_fingerprint(r["resolution"])) for r in rows})
         tx.run(statement, rows=rows).consume()
 
 
@@ -163,14 +220,23 @@ def move_plan(moves: Sequence[Tuple[str, str, Sequence[str]]]) -> List[Tuple[str
 
 
 def apply_redirects(driver, redirects: Dict[str, str], database: Optional[str] = None,
-                    moves: Sequence[Tuple[str, str, Sequence[str]]] = ()) -> int:
+                    moves: Sequence[Tuple[str, str, Sequence[str]]] = (), *,
+                    read: Mapping[str, Optional[str]]) -> int:
     """Applies :func:`move_plan` then :func:`redirect_plan` in one write transaction (a split-off
     name takes its posts before the old entity is folded anywhere); returns how many entities
-    were folded into others."""
+    were folded into others. ``read``: :func:`kg.rows.record_fingerprint` of each entity's record
+    as the run read it (absent: it read none); an entity to fold away whose record has changed
+    since raises :class:`GraphChangedError` (deleting it would lose what another run wrote there)."""
     folds = redirect_plan(redirects)
     plan = move_plan(moves) + folds
     if plan:
+        guard = {old: (read.get(old),) for old, new in redirects.items() if old != new}
+
+        def work(tx):
+            refuse_changed_records(tx, guard)
+            run_plan(tx, plan)
+
         kwargs = {"database": database} if database else {}
         with driver.session(**kwargs) as session:
-            session.execute_write(run_plan, plan)
+            session.execute_write(work)
     return len(folds[0][1]) if folds else 0

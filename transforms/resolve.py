@@ -33,7 +33,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 import apache_beam as beam
 
 from mmkg.kg.queries import entity_states
-from mmkg.kg.rows import entity_row
+from mmkg.kg.rows import entity_row, record_fingerprint
 from mmkg.kg.schema import ensure_schema
 from mmkg.kg.settings import GraphSettings
 from mmkg.resolve.blocking import block_keys, block_pairs
@@ -354,11 +354,19 @@ def _graph_records(entities: Iterable[dict]):
 
 
 def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[str, str]):
-    """Graph rows of the entities whose record differs from what the graph holds."""
+    """Graph rows of the entities whose record differs from what the graph holds (``stored``, as
+    the run read it; each row carries its digest, so the writer refuses it if the graph's record
+    has changed since)."""
     for key, record in resolution.entities.items():
         text = record_json(record, alt_names)
         if stored.get(key) != text:
-            yield entity_row(record.key, record.name, record.type, record.alias_names(), text)
+            yield entity_row(record.key, record.name, record.type, record.alias_names(), text,
+                             read=record_fingerprint(stored.get(key)))
+
+
+def records_read(known: "KnownEntities") -> Dict[str, Optional[str]]:
+    """The digest of each entity record a run resolved against (``kg.writer.apply_redirects``)."""
+    return {key: record_fingerprint(text) for key, text in known.stored}
 
 
 def _entity_rows(resolution: Resolution, alt_names: List[AltName], known: "KnownEntities"):

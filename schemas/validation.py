@@ -122,6 +122,28 @@ def normalise_type(value: Any) -> Optional[str]:
     return t
 
 
+# Offsets counted in other units than Python's code points: UTF-16 code units (JavaScript, Java,
+# C#) and UTF-8 bytes (Go, Rust, byte-oriented tools) differ from them after an emoji or an accent.
+_OFFSET_UNITS = (("UTF-16 code units", "utf-16-le", 2), ("UTF-8 bytes", "utf-8", 1))
+
+
+def _offset_hint(text: str, name: str, start: int, end: int) -> str:
+    """Why a span may be off, when it is: the same offsets read in another unit give the name."""
+    for unit, codec, width in _OFFSET_UNITS:
+        encoded = text.encode(codec)
+        if end * width > len(encoded):
+            continue
+        try:
+            found = encoded[start * width:end * width].decode(codec)
+            before = len(encoded[:start * width].decode(codec))
+        except UnicodeDecodeError:
+            continue
+        if found == name and (before, before + len(name)) != (start, end):
+            return (f" (offsets count Unicode code points; read as {unit} they give {name!r}, "
+                    f"which is [{before}, {before + len(name)}) in code points)")
+    return ""
+
+
 def check_entity(item: Any, text: str, index: int) -> EntityMention:
     if not isinstance(item, dict):
         raise InvalidRecord(f"entity {index} must be an object")
@@ -132,10 +154,12 @@ def check_entity(item: Any, text: str, index: int) -> EntityMention:
         if not isinstance(v, int) or isinstance(v, bool):
             raise InvalidRecord(f"entity {index}: '{key}' must be an integer")
     if not 0 <= start < end <= len(text):
-        raise InvalidRecord(f"entity {index}: span [{start}, {end}) out of range for text of {len(text)} chars")
+        raise InvalidRecord(f"entity {index}: span [{start}, {end}) out of range for text of {len(text)} chars"
+                            f"{_offset_hint(text, name, start, end)}")
     if text[start:end] != name:
         raise InvalidRecord(
             f"entity {index}: span [{start}, {end}) is {text[start:end]!r}, not {name!r}"
+            f"{_offset_hint(text, name, start, end)}"
         )
     return EntityMention(text=name, start=start, end=end, type=normalise_type(item.get("type")))
 

@@ -50,6 +50,11 @@ POSTS_JSONL = {
     32: "duplicate post id 'g02'",
     33: "record must be a JSON object, got NoneType",
     35: "pair 0: head and tail are the same span [0, 12)",
+    # Offsets in another unit than code points: the reason says which, and where the name is.
+    36: "is 'da Lovelace ', not 'Ada Lovelace' (offsets count Unicode code points; read as UTF-16 code "
+        "units they give 'Ada Lovelace', which is [2, 14) in code points)",
+    37: "span [13, 25) out of range for text of 16 chars (offsets count Unicode code points; read as UTF-8 "
+        "bytes they give 'Ada Lovelace', which is [4, 16) in code points)",
 }
 POSTS_JSONL_GOOD = {"g01", "g02", "g03", "g04", "g05", "g06"}
 

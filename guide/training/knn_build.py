@@ -44,10 +44,20 @@ def tune(memory: KnnMemory, val_logits: torch.Tensor, val_feats: torch.Tensor, v
 
 
 def build_and_tune(checkpoint: str, train_path: str, val_path: str, write: bool, threads: int,
-                   precision: str = "auto", cache: Optional[str] = None, command: str = "") -> Dict[str, Any]:
+                   precision: str = "auto", cache: Optional[str] = None, command: str = "",
+                   candidate_pairs: bool = False) -> Dict[str, Any]:
     torch.set_num_threads(threads)
     guide = Guide(checkpoint, "cpu", precision, use_knn=False)
     train, val = read_mnre(train_path), read_mnre(val_path)
+    if candidate_pairs:
+        # Deferred: only this option needs the NER student.
+        from mmkg.guide.training.candidates import student_detector, unannotated_candidates
+        from mmkg.ner.tagger import NerStudent
+
+        extra = unannotated_candidates(train, student_detector(NerStudent(None, "cpu", precision)))
+        print(f"memory: {len(train)} annotated pairs + {len(extra)} unannotated candidate pairs as None",
+              file=sys.stderr)
+        train = list(train) + extra
     if cache and os.path.exists(cache):
         train_feats, val_logits, val_feats = torch.load(cache)
     else:
@@ -84,9 +94,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     flags.add_precision(ap)
     ap.add_argument("--cache", default=None,
                     help="file keeping the computed features between runs of the same checkpoint")
+    ap.add_argument("--candidate-pairs", action="store_true",
+                    help="also put every unannotated candidate pair of the training posts in the memory, as None "
+                         "(read as the pipeline reads raw posts; for a guide trained with --candidate-negatives)")
     args = ap.parse_args(argv)
     res = build_and_tune(args.checkpoint, args.train, args.val, args.write, args.threads, args.precision, args.cache,
-                         "python -m mmkg.guide.training.knn_build " + " ".join(sys.argv[1:] if argv is None else argv))
+                         "python -m mmkg.guide.training.knn_build " + " ".join(sys.argv[1:] if argv is None else argv),
+                         args.candidate_pairs)
     print("| k | T | w | offset | val micro-F1 |\n|---|---|---|---|---|")
     for r in [res["baseline"]] + res["grid"][:12]:
         print(f"| {r['k']} | {r['temperature']} | {r['weight']} | {r['offset']:+.1f} | {100 * r['f1']:.2f} |")

@@ -35,6 +35,12 @@ ON MATCH SET
 # The resolution stage's record of an entity (a JSON string, rewritten whole: the stage read the
 # old one back and resolved with it), only for rows that carry one. Its aliases are the record's,
 # exactly: a name that left the entity (an attachment undone) leaves its aliases too.
+ENTITY_RESOLUTIONS = """
+UNWIND $rows AS row
+MATCH (e:Entity {key: row.key})
+SET e.resolution = row.resolution, e.aliases = row.aliases, e.alias_norms = row.alias_norms
+"""
+
 # The records of the given entities as the graph holds them now, read inside the writing
 # transaction to refuse one that another run rewrote after this run read it
 # (kg.writer.GraphChangedError). The no-op SET write-locks each node first, so on Neo4j the read
@@ -44,12 +50,6 @@ UNWIND $keys AS key
 MATCH (e:Entity {key: key})
 SET e.name = e.name
 RETURN e.key AS key, e.resolution AS resolution
-"""
-
-ENTITY_RESOLUTIONS = """
-UNWIND $rows AS row
-MATCH (e:Entity {key: row.key})
-SET e.resolution = row.resolution, e.aliases = row.aliases, e.alias_norms = row.alias_norms
 """
 
 POSTS = """

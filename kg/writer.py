@@ -45,8 +45,8 @@ class GraphChangedError(RuntimeError):
         error = cls(
             f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} rewritten by another run after "
             f"this run read the graph ({shown}): two runs resolved entities on one graph at the same time. "
-            f"This batch was not written; run this input again once the other run has finished (a re-run is "
-            f"idempotent and resolves against what the other run wrote).")
+            f"Nothing of this transaction was written; run this input again once the other run has finished "
+            f"(a re-run is idempotent and resolves against what the other run wrote).")
         error.keys = keys
         return error
 

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from bench.resolution_data import LABELS, LabelledPair, corpus_mentions, load_corpus, load_labels
 from mmkg.kg.rows import entity_key
 from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import cluster
@@ -32,8 +33,6 @@ from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import node_key
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
-
-from bench.resolution_data import LABELS, LabelledPair, corpus_mentions, load_corpus, load_labels
 
 GRID = {
     "fuzzy": (88.0, 92.0),

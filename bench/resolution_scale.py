@@ -16,7 +16,7 @@ import resource
 import subprocess
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 SYL = ["ka", "lo", "mi", "ra", "ten", "vo", "shi", "an", "bel", "dor", "gu", "ne", "pra", "sto", "ul", "wen",
        "xi", "zor", "qua", "fi", "ham", "jo", "kel", "ros"]

@@ -90,8 +90,9 @@ def _thumbnail(path: Optional[str]) -> str:
     if not path or not os.path.isfile(path):
         return "(no image)" if not path else "(image not found)"
     try:
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         with Image.open(path) as im:
             im.thumbnail((160, 160))

@@ -14,7 +14,7 @@ Pure functions over small records, no Beam here (``transforms/resolve.py`` wraps
 
 docs/resolution.md has the design, the labelled set and the numbers.
 """
-from mmkg.resolve.records import AltName, Alias, Decision, EntityRecord, Mention, Resolution, node_key
+from mmkg.resolve.records import Alias, AltName, Decision, EntityRecord, Mention, Resolution, node_key
 from mmkg.resolve.resolver import explain, mentions_of_post, resolve, undo
 from mmkg.resolve.scoring import DEFAULT, Params
 

@@ -21,8 +21,7 @@ from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import ATTACH, cluster, entity_records
 from mmkg.resolve.nodes import merge_node_maps, nodes_of_mentions, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
-from mmkg.resolve.records import (MANUAL_SPLIT, AltName, Decision, EntityRecord, Mention,
-                                  Resolution, node_key)
+from mmkg.resolve.records import MANUAL_SPLIT, AltName, Decision, EntityRecord, Mention, Resolution, node_key
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 
 

@@ -33,7 +33,7 @@ from typing import Optional, Tuple
 from rapidfuzz.fuzz import ratio
 
 from mmkg.resolve.nodes import NameNode
-from mmkg.resolve.records import (ACRONYM, ALT_NAMES, COMPACT, FUZZY, HANDLE_AFFIX, SUBSET, Decision)
+from mmkg.resolve.records import ACRONYM, ALT_NAMES, COMPACT, FUZZY, HANDLE_AFFIX, SUBSET, Decision
 
 FUZZY_MIN_LEN = 5
 SHORT_CHARS = 3  # a single word this short ("Kim", "Un", "US") is ambiguous

@@ -13,7 +13,13 @@ from typing import List, Optional, Sequence
 
 from apache_beam.options.pipeline_options import FlinkRunnerOptions, PipelineOptions, PortableOptions
 
-from mmkg.runners.primitives import EMBEDDED_CLUSTERS, RunnerConfigError, check_reachable, is_loopback_host, split_host_port
+from mmkg.runners.primitives import (
+    EMBEDDED_CLUSTERS,
+    RunnerConfigError,
+    check_reachable,
+    is_loopback_host,
+    split_host_port,
+)
 
 _LOG = logging.getLogger(__name__)
 FLINK_VERSIONS = tuple(FlinkRunnerOptions.PUBLISHED_FLINK_VERSIONS)

@@ -24,12 +24,11 @@ import pytest
 from mmkg.kg import queries
 from mmkg.kg.embedded import EmbeddedGraphStore
 from mmkg.kg.settings import GraphSettings
-from mmkg.pipeline.options import ENV_NEO4J_PASSWORD as ENV_PASSWORD
 from mmkg.transforms.graph_writer import WriteGraph
 from tests import services
 from tests.beam_util import run_and_collect
-from tests.fixtures_graph import GRAPH_BACKENDS
 from tests.conftest import REPO
+from tests.fixtures_graph import GRAPH_BACKENDS
 from tests.test_graph_write import mnre_sample
 
 BATCH = 20

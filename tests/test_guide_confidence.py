@@ -8,8 +8,15 @@ import shutil
 
 import pytest
 
-from mmkg.guide.confidence import (IDENTITY, ConfidenceMap, expected_calibration_error, fit_platt, load_map,
-                                   save_map, weights_sha256)
+from mmkg.guide.confidence import (
+    IDENTITY,
+    ConfidenceMap,
+    expected_calibration_error,
+    fit_platt,
+    load_map,
+    save_map,
+    weights_sha256,
+)
 from mmkg.guide.settings import DEFAULT_CHECKPOINT
 
 

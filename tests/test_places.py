@@ -8,8 +8,16 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.refiner.gate import GAZETTEER, GUIDE
-from mmkg.refiner.places import (CONFIRMED_CONFIDENCE, CONTAIN, CONTAINS, DISJOINT, UNKNOWN, check_contain,
-                                 gazetteer, normalise)
+from mmkg.refiner.places import (
+    CONFIRMED_CONFIDENCE,
+    CONTAIN,
+    CONTAINS,
+    DISJOINT,
+    UNKNOWN,
+    check_contain,
+    gazetteer,
+    normalise,
+)
 from mmkg.schemas.records import Triple
 from tests.beam_util import run_and_collect
 

@@ -6,7 +6,7 @@ import pytest
 from mmkg.resolve import AltName, mentions_of_post, resolve, undo
 from mmkg.resolve.blocking import block_keys, candidate_pairs
 from mmkg.resolve.nodes import nodes_of_mentions
-from mmkg.resolve.normalise import name_form, normalise
+from mmkg.resolve.normalise import normalise
 from mmkg.resolve.unionfind import UnionFind
 
 

@@ -14,10 +14,22 @@ from mmkg.pipeline.summary import format_summary
 from mmkg.runners.checks import RunnerConfigError, prepare_runner_options
 
 
+EXIT_STATUS = """
+exit status:
+  0  the run finished (or its job was built or submitted)
+  2  a flag, the input or the runner's setup is wrong (nothing ran)
+  3  another run rewrote some of the graph's entities while this one ran; nothing it decided about
+     them was written: run it again (re-running is idempotent)
+  1  anything else failed (the error above)"""
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in argv):
-        MmkgOptions(["--help"])
+        try:
+            MmkgOptions(["--help"])
+        finally:
+            print(EXIT_STATUS)
     configure_logging()
     options = PipelineOptions(argv)
     opts = options.view_as(MmkgOptions)

@@ -280,3 +280,13 @@ def test_mmkg_run_says_another_run_changed_the_graph_and_its_rerun_completes(tmp
     assert {"Donald Trump", "Trump"} <= set(trump["aliases"])
     # Nothing the other run wrote is lost: its post is among the folded name's.
     assert "t7" in next(a["posts"] for a in json.loads(trump["resolution"])["aliases"] if a["name"] == "Trump")
+
+
+def test_mmkg_run_help_states_the_exit_status_of_a_changed_graph(capsys):
+    from mmkg.cli.run import main as run_main
+
+    with pytest.raises(SystemExit) as done:
+        run_main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--min-confidence" in out and "\n  3  another run rewrote" in out

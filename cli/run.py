@@ -45,9 +45,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         result = run_pipeline(options, settings)
-    except GraphChangedError as e:
+    except Exception as e:
         # Not a crash: another run wrote the same graph meanwhile. Say what to do, without a trace.
-        print(f"mmkg run: {e}", file=sys.stderr)
+        changed = GraphChangedError.message_in(e)
+        if changed is None:
+            raise
+        print(f"mmkg run: {changed}", file=sys.stderr)
         return 3
     if result.submitted_only:
         print("mmkg run: job built, not run (dry run or template)")

@@ -37,14 +37,27 @@ class GraphChangedError(RuntimeError):
     Beam rebuilds an exception it re-raises; ``keys`` are the entities, where known."""
 
     keys: Tuple[str, ...] = ()
+    MARK = "rewritten by another run after this run read the graph"
+
+    @classmethod
+    def message_in(cls, error: BaseException) -> Optional[str]:
+        """This error's message, from itself or from the error a runner raises for a failed job
+        (the multi-process DirectRunner and portable runners raise the worker's traceback as the
+        text of a RuntimeError); None when ``error`` is about something else."""
+        if isinstance(error, cls):
+            return str(error)
+        for line in reversed(str(error).splitlines()):
+            head, sep, message = line.partition(f"{cls.__name__}: ")
+            if sep and cls.MARK in message:
+                return message.split(" [while running ")[0].strip()
+        return None
 
     @classmethod
     def of(cls, keys: Sequence[str]) -> "GraphChangedError":
         keys = tuple(sorted(keys))
         shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         error = cls(
-            f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} rewritten by another run after "
-            f"this run read the graph ({shown}): two runs resolved entities on one graph at the same time. "
+            f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} {cls.MARK} ({shown}): two runs resolved entities on one graph at the same time. "
             f"Nothing of this transaction was written; run this input again once the other run has finished "
             f"(a re-run is idempotent and resolves against what the other run wrote).")
         error.keys = keys

@@ -290,3 +290,16 @@ def test_mmkg_run_help_states_the_exit_status_of_a_changed_graph(capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "--min-confidence" in out and "\n  3  another run rewrote" in out
+
+
+def test_the_refusal_is_recognised_in_the_error_a_multi_process_runner_raises():
+    """The multi-process DirectRunner (and a portable runner) fails a job with a RuntimeError
+    whose text is the worker's traceback; `mmkg run` finds the refusal in it and exits 3."""
+    refusal = GraphChangedError.of(["PER:trump", "ORG:white house"])
+    worker = (f"Traceback (most recent call last):\n  File \"kg/writer.py\", line 64, in refuse_changed_records\n"
+              f"    raise GraphChangedError.of(changed)\nmmkg.kg.writer.GraphChangedError: {refusal} "
+              f"[while running 'WriteGraph/WriteBatches']\n")
+    assert GraphChangedError.message_in(RuntimeError(worker)) == str(refusal)
+    assert GraphChangedError.message_in(refusal) == str(refusal)
+    assert GraphChangedError.message_in(RuntimeError("Traceback ...\nValueError: bad batch")) is None
+    assert GraphChangedError.message_in(RuntimeError(f"ValueError: {GraphChangedError.MARK}")) is None

@@ -13,7 +13,6 @@ from mmkg.pipeline.run import run_pipeline
 from mmkg.pipeline.summary import format_summary
 from mmkg.runners.checks import RunnerConfigError, prepare_runner_options
 
-
 EXIT_STATUS = """
 exit status:
   0  the run finished (or its job was built or submitted)

@@ -88,7 +88,6 @@ def build(
             known = p | "ReadKnownEntities" >> ReadKnownEntities(graph)
             resolution = dict(to_write, known=known) | "ResolveEntities" >> ResolveEntities()
             to_write["resolution"] = resolution
-            to_write["known"] = known
             to_write["entities"] = {"resolution": resolution, "triples": confident,
                                     "known": known} | "EntityRows" >> EntityRows()
             outputs["resolution"] = resolution

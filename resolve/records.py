@@ -144,7 +144,9 @@ class Resolution:
     - ``decisions``: every link (firm or not) and every attachment made, for explanation;
     - ``moves``: (old key, new key, post ids) where a name node left an entity given in (new
       evidence undid an attachment): the posts whose every name for the old entity now belongs to
-      the new one, so that their mentions and the facts they alone support follow the name.
+      the new one, so that their mentions and the facts they alone support follow the name;
+    - ``read``: for each redirected entity, the digest of its record as the run read it (set by the
+      Beam stage; the graph writer folds an entity away only if its record is still that one).
     """
 
     entities: Dict[str, EntityRecord] = field(default_factory=dict)
@@ -153,6 +155,7 @@ class Resolution:
     redirects: Dict[str, str] = field(default_factory=dict)
     decisions: Tuple[Decision, ...] = ()
     moves: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = ()
+    read: Dict[str, Optional[str]] = field(default_factory=dict)
 
     def key_of(self, name: str, etype: str) -> Optional[str]:
         return self.node_entity.get(node_key(etype, normalise(name, etype)))

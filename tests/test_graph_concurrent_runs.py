@@ -168,7 +168,7 @@ def resolve_and_write(settings, posts, known):
         inputs = {"posts": p | "Posts" >> beam.Create(posts), "known": k}
         resolution = inputs | ResolveEntities()
         entities = {"resolution": resolution, "known": k} | EntityRows()
-        out = {"posts": inputs["posts"], "resolution": resolution, "entities": entities, "known": k} | WriteGraph(
+        out = {"posts": inputs["posts"], "resolution": resolution, "entities": entities} | WriteGraph(
             settings, batch_size=2)
         return {"dead": out["dead_letters"]}
 

@@ -26,7 +26,6 @@ from mmkg.kg.writer import apply_redirects, write_rows
 from mmkg.resolve.records import Identities
 from mmkg.schemas.records import DeadLetter, Triple
 from mmkg.transforms import counters
-from mmkg.transforms.resolve import records_read
 
 DEAD = "dead_letters"
 STAGE = "graph"
@@ -127,14 +126,13 @@ class _Redirect(beam.DoFn):
         self._settings = settings
         self._moved = counters.counter("graph_entities_redirected")
 
-    def process(self, resolution, written: int, known=None):
+    def process(self, resolution, written: int):
         if not resolution.redirects and not resolution.moves:
             return
-        read = {} if known is None else records_read(known)
         driver = self._settings.driver()
         try:
             self._moved.inc(apply_redirects(driver, resolution.redirects, self._settings.database,
-                                            resolution.moves, read=read))
+                                            resolution.moves, read=resolution.read))
         finally:
             driver.close()
 
@@ -152,8 +150,8 @@ class WriteGraph(beam.PTransform):
     written under their entity's key and canonical name; and ``"entities"`` (graph rows of the
     entities resolution made or changed, ``kg.rows.entity_row``: every alias, the decisions).
     Entities the resolution redirects are folded into their new one once everything is written,
-    unless another run has rewritten one since ``"known"`` (transforms.resolve.ReadKnownEntities;
-    missing: the run read an empty graph) was read (kg.writer.GraphChangedError).
+    unless another run has rewritten one since this run read it (``Resolution.read``;
+    kg.writer.GraphChangedError).
     """
 
     def __init__(self, settings: GraphSettings, batch_size: int = DEFAULT_BATCH_SIZE, label: Optional[str] = None) -> None:
@@ -207,7 +205,5 @@ class WriteGraph(beam.PTransform):
         if resolution is not None:
             # The side input is complete only when every batch is written.
             done = written | "RowsWritten" >> beam.CombineGlobally(sum)
-            known = {} if inputs.get("known") is None else {"known": beam.pvalue.AsSingleton(inputs["known"])}
-            _ = resolution | "Redirect" >> beam.ParDo(
-                _Redirect(self._settings), written=beam.pvalue.AsSingleton(done), **known)
+            _ = resolution | "Redirect" >> beam.ParDo(_Redirect(self._settings), written=beam.pvalue.AsSingleton(done))
         return {DEAD: dead}

@@ -198,11 +198,13 @@ class _Cluster(beam.DoFn):
         entities = entity_records(nodes, uf, links)
         node_entity = {k: e.key for e in entities.values() for k in e.nodes}
         redirects, moves = carried_over(existing, node_entity)
+        stored = dict(known.stored)
+        read = {old: record_fingerprint(stored.get(old)) for old in redirects}
         self._names.inc(len(nodes))
         self._entities.inc(len(entities))
         self._merges.inc(len(nodes) - len(entities))
         yield Resolution(entities=entities, node_entity=node_entity, mention_entity={}, redirects=redirects,
-                         moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))))
+                         moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))), read=read)
 
 
 class ResolveEntities(beam.PTransform):

@@ -47,7 +47,7 @@ class GraphChangedError(RuntimeError):
         if isinstance(error, cls):
             return str(error)
         for line in reversed(str(error).splitlines()):
-            head, sep, message = line.partition(f"{cls.__name__}: ")
+            _, sep, message = line.partition(f"{cls.__name__}: ")
             if sep and cls.MARK in message:
                 return message.split(" [while running ")[0].strip()
         return None
@@ -57,7 +57,8 @@ class GraphChangedError(RuntimeError):
         keys = tuple(sorted(keys))
         shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
         error = cls(
-            f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} {cls.MARK} ({shown}): two runs resolved entities on one graph at the same time. "
+            f"{len(keys)} entit{'y was' if len(keys) == 1 else 'ies were'} {cls.MARK} ({shown}): "
+            f"two runs resolved entities on one graph at the same time. "
             f"Nothing of this transaction was written; run this input again once the other run has finished "
             f"(a re-run is idempotent and resolves against what the other run wrote).")
         error.keys = keys

@@ -13,7 +13,7 @@ from mmkg.kg.writer import apply_redirects, write_rows
 from mmkg.resolve.normalise import normalise
 from mmkg.resolve.records import EntityRecord, node_key
 from mmkg.resolve.resolver import undo
-from mmkg.transforms.resolve import KnownEntities, entity_rows, records_read
+from mmkg.transforms.resolve import KnownEntities, entity_rows, redirect_reads
 
 
 class UndoError(ValueError):
@@ -47,5 +47,5 @@ def undo_merge(driver, name_a: str, name_b: str, database: Optional[str] = None)
     rows = list(entity_rows(res, list(known.alt_names), dict(known.stored)))
     if rows:
         write_rows(driver, rows, database)
-    apply_redirects(driver, res.redirects, database, res.moves, read=records_read(known))
+    apply_redirects(driver, res.redirects, database, res.moves, read=redirect_reads(res.redirects, known))
     return Undone(record.key, (res.node_entity[a], res.node_entity[b]), sum(len(p) for _, _, p in res.moves))

@@ -198,13 +198,12 @@ class _Cluster(beam.DoFn):
         entities = entity_records(nodes, uf, links)
         node_entity = {k: e.key for e in entities.values() for k in e.nodes}
         redirects, moves = carried_over(existing, node_entity)
-        stored = dict(known.stored)
-        read = {old: record_fingerprint(stored.get(old)) for old in redirects}
         self._names.inc(len(nodes))
         self._entities.inc(len(entities))
         self._merges.inc(len(nodes) - len(entities))
         yield Resolution(entities=entities, node_entity=node_entity, mention_entity={}, redirects=redirects,
-                         moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))), read=read)
+                         moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))),
+                         read=redirect_reads(redirects, known))
 
 
 class ResolveEntities(beam.PTransform):
@@ -366,9 +365,12 @@ def entity_rows(resolution: Resolution, alt_names: List[AltName], stored: Dict[s
                              read=record_fingerprint(stored.get(key)))
 
 
-def records_read(known: "KnownEntities") -> Dict[str, Optional[str]]:
-    """The digest of each entity record a run resolved against (``kg.writer.apply_redirects``)."""
-    return {key: record_fingerprint(text) for key, text in known.stored}
+def redirect_reads(redirects: Dict[str, str], known: "KnownEntities") -> Dict[str, Optional[str]]:
+    """The digest of the record of each entity to fold away, as the run read it
+    (``Resolution.read``, ``kg.writer.apply_redirects``); only those are hashed."""
+    if not redirects:
+        return {}
+    return {key: record_fingerprint(text) for key, text in known.stored if key in redirects}
 
 
 def _entity_rows(resolution: Resolution, alt_names: List[AltName], known: "KnownEntities"):

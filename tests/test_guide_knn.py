@@ -68,3 +68,25 @@ def test_a_checkpoint_with_a_memory_mixes_its_vote_into_the_real_guides_scores(t
     decisions = [s.decision for s in voting.score(train)]
     assert decisions == [p.gold for p in train]
     assert Guide(str(target), "cpu", "fp32", use_knn=False).knn is None
+
+
+def test_knn_build_with_candidate_pairs_puts_the_unannotated_candidates_in_the_memory(tmp_path):
+    """`knn_build --candidate-pairs`: the memory holds the training split's annotated pairs and,
+    as None, the candidate pairs the pipeline enumerates in those posts that no annotation covers
+    (the real candidate guide, NER student and a slice of MNRE train)."""
+    from mmkg.guide.settings import CANDIDATES_CHECKPOINT
+    from mmkg.guide.training.knn_build import build_and_tune
+
+    train, val = tmp_path / "train.txt", tmp_path / "val.txt"
+    with open(mnre_path("mnre_train.txt"), encoding="utf-8") as f:
+        train.write_text("".join(next(f) for _ in range(60)), encoding="utf-8")
+    with open(mnre_path("mnre_val.txt"), encoding="utf-8") as f:
+        val.write_text("".join(next(f) for _ in range(20)), encoding="utf-8")
+    sizes = {}
+    for extra in (False, True):
+        cache = tmp_path / f"feats-{extra}.pt"
+        build_and_tune(CANDIDATES_CHECKPOINT, str(train), str(val), write=False, threads=2, cache=str(cache),
+                       candidate_pairs=extra)
+        sizes[extra] = torch.load(cache)[0].shape[0]  # one memory key per training pair
+    assert sizes[False] == len(read_mnre(str(train)))
+    assert sizes[True] > sizes[False]

@@ -13,6 +13,8 @@ then scores the labelled pairs (bench/annotations/resolution_pairs.jsonl): a pai
   fold is predicted with it. The reported CV numbers pool the held-out predictions.
 
     python -m bench.resolution [--folds 5] [--min-precision 0.97]
+    python -m bench.resolution --corpus train --labels bench/annotations/resolution_multipart_train.jsonl \
+        --only ctx_multi,ctx_multi_person,ctx_designator  # the multi-word thresholds, on pairs held out from the above
 """
 from __future__ import annotations
 
@@ -25,18 +27,20 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from bench.resolution_data import LABELS, LabelledPair, corpus_mentions, load_corpus, load_labels
+from bench.resolution_data import CORPORA, LABELS, LabelledPair, corpus_mentions, load_corpus, load_labels
 from mmkg.kg.rows import entity_key
 from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import cluster
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import node_key
-from mmkg.resolve.scoring import DEFAULT, Params, score_pair
+from mmkg.resolve.scoring import DEFAULT, NEVER, Params, score_pair
 
 GRID = {
     "fuzzy": (88.0, 92.0),
-    "ctx_multi": (0.0, 1.0),
+    "ctx_multi": (0.0, 1.0, 3.0, NEVER),
+    "ctx_multi_person": (0.0, 1.0, 3.0, NEVER),
+    "ctx_designator": (0.0, 1.0, NEVER),
     "ctx_word": (0.0, 1.0, 2.0, 3.0),
     "ctx_surname": (0.0, 1.0, 2.0, 3.0),
     "ctx_short": (1.0, 2.0, 3.0, 4.0),
@@ -108,13 +112,15 @@ class Evaluator:
         return {mid: uf.label(n) for mid, n in self.mention_node.items()}
 
 
-def configs() -> List[Params]:
-    keys = list(GRID)
-    return [Params(**dict(zip(keys, vals))) for vals in itertools.product(*(GRID[k] for k in keys))]
+def configs(only: Sequence[str] = ()) -> List[Params]:
+    """Every combination of the grid's values; ``only``: vary just these, the rest at DEFAULT."""
+    keys = [k for k in GRID if not only or k in only]
+    return [replace(DEFAULT, **dict(zip(keys, vals))) for vals in itertools.product(*(GRID[k] for k in keys))]
 
 
 def strictness(p: Params) -> Tuple:
-    return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_surname, p.ctx_multi, p.margin, p.fuzzy)
+    return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_surname, p.ctx_multi, p.ctx_multi_person,
+            p.ctx_designator, p.margin, p.fuzzy)
 
 
 def choose(preds: Dict[Params, Dict[str, str]], pairs: Sequence[LabelledPair], min_precision: float,
@@ -142,6 +148,9 @@ def fold_of(p: LabelledPair, mention_name: Dict[str, Tuple[str, str]], k: int) -
 
 
 def report(name: str, pred: Dict[str, str], pairs: Sequence[LabelledPair], types: Dict[str, str]) -> None:
+    if not pairs:
+        print(f"{name:<34} (no pairs)")
+        return
     prec, rec, f1, tp, fp, fn = pairwise(pred, pairs)
     bp, br, bf = bcubed(pred, pairs)
     cross = sum(1 for p in pairs if types[p.a] != types[p.b] and pred[p.a] == pred[p.b])
@@ -157,10 +166,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--min-precision", type=float, default=0.97,
                     help="on the training folds' pairs with different normal forms")
     ap.add_argument("--by-case", action="store_true", help="also print each kind of pair")
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="val",
+                    help="the files the labelled mentions come from (val: MNRE val and the Twitter valid files)")
+    ap.add_argument("--only", default="", help="comma-separated Params fields to search; the others stay "
+                    "at DEFAULT (e.g. ctx_multi,ctx_multi_person for a set of multi-word pairs)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    posts = load_corpus()
+    posts = load_corpus(files=CORPORA[args.corpus])
     mentions = corpus_mentions(posts)
     by_ref = {m.ref: m for p in posts for m in p.mentions}
     pairs = load_labels(args.labels, by_ref)
@@ -171,7 +184,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"({sum(p.same for p in pairs)} same)")
 
     exact = {m.mention_id: entity_key(m.name, m.type) for m in mentions}
-    grid = configs()
+    grid = configs(tuple(k for k in args.only.split(",") if k))
     t1 = time.perf_counter()
     preds = {p: ev.predict(p) for p in grid}
     t2 = time.perf_counter()
@@ -231,7 +244,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def fmt(p: Params) -> str:
-    return (f"fuzzy={p.fuzzy:g} multi={p.ctx_multi:g} word={p.ctx_word:g} surname={p.ctx_surname:g} "
+    return (f"fuzzy={p.fuzzy:g} multi={p.ctx_multi:g} multi_person={p.ctx_multi_person:g} "
+            f"designator={p.ctx_designator:g} word={p.ctx_word:g} surname={p.ctx_surname:g} "
             f"short={p.ctx_short:g} acronym={p.ctx_acronym:g} margin={p.margin:g}")
 
 

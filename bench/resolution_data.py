@@ -32,6 +32,10 @@ from mmkg.schemas.relations import NO_RELATION, implied_types
 
 DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 FILES = ("mnre/mnre_val.txt", "twitter2015/valid.txt", "twitter2017/valid.txt")
+# The train files: no threshold was chosen on them, so pairs labelled there are held out from the
+# cross-validation on the val pairs (and the other way round).
+TRAIN_FILES = ("mnre/mnre_train.txt", "twitter2015/train.txt", "twitter2017/train.txt")
+CORPORA = {"val": FILES, "train": TRAIN_FILES}
 LABELS = os.path.join(os.path.dirname(__file__), "annotations", "resolution_pairs.jsonl")
 _TYPE = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC", "OTHER": "MISC"}
 
@@ -174,16 +178,25 @@ def _case(a: CorpusMention, b: CorpusMention) -> Optional[str]:
         return "abbreviation"
     sa, sb = set(fa.tokens), set(fb.tokens)
     if sa < sb or sb < sa:
-        return "part-name"
+        return "multi-part" if min(len(sa), len(sb)) > 1 else "part-name"
     if sa & sb:
         return "shared-word"
     return None
 
 
-CASE_ORDER = ("part-name", "handle", "abbreviation", "homonym-type", "shared-word", "variant", "same-name")
+CASE_ORDER = ("multi-part", "part-name", "handle", "abbreviation", "homonym-type", "shared-word", "variant",
+              "same-name")
 
 
-def candidates(posts: List[CorpusPost]) -> List[Tuple[str, CorpusMention, CorpusMention]]:
+def candidates(posts: List[CorpusPost], distinct_names: bool = False) -> List[Tuple[str, CorpusMention, CorpusMention]]:
+    """Pairs to label, hard kinds first. ``distinct_names``: one pair per pair of name nodes (type
+    and normal form), the first mentions of each, so a frequent name does not fill the sample."""
+    if distinct_names:
+        firsts: Dict[Tuple[str, str], CorpusMention] = {}
+        for p in posts:
+            for m in p.mentions:
+                firsts.setdefault((m.type, name_form(m.name, m.type).norm), m)
+        posts = [CorpusPost(m.post_id, [], [m]) for m in firsts.values()]
     by_token: Dict[str, List[CorpusMention]] = defaultdict(list)
     for p in posts:
         for m in p.mentions:
@@ -217,17 +230,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     c = sub.add_parser("candidates")
     c.add_argument("--limit", type=int, default=0)
     c.add_argument("--case", default="")
+    c.add_argument("--distinct-names", action="store_true", help="one pair per pair of name nodes")
     s = sub.add_parser("show")
     s.add_argument("refs", nargs="+")
     k = sub.add_parser("check")
     k.add_argument("file", nargs="?", default=LABELS)
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="val",
+                    help="val: MNRE val and the Twitter valid files; train: their train files")
     args = ap.parse_args(argv)
-    posts = load_corpus()
+    posts = load_corpus(files=CORPORA[args.corpus])
     text = {p.post_id: p.tokens for p in posts}
     by_ref = {m.ref: m for p in posts for m in p.mentions}
     if args.cmd == "candidates":
-        cands = [x for x in candidates(posts) if not args.case or x[0] == args.case]
-        print(f"# {len(cands)} candidate pairs: " + ", ".join(f"{k} {v}" for k, v in Counter(x[0] for x in cands).items()))
+        cands = [x for x in candidates(posts, args.distinct_names) if not args.case or x[0] == args.case]
+        counts = Counter(x[0] for x in cands)
+        print(f"# {len(cands)} candidate pairs: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         for case, a, b in cands[:args.limit or None]:
             ta, tb = " ".join(text[a.post_id])[:150], " ".join(text[b.post_id])[:150]
             print(f"{case}\t{a.ref}\t{b.ref}\t{a.type}:{a.name} | {b.type}:{b.name}\n   A: {ta}\n   B: {tb}")

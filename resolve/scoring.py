@@ -56,7 +56,7 @@ class Params:
     fuzzy: float = 88.0  # rapidfuzz ratio per differing word
     # A dependent of two or more words that is not a person's name ("San Diego" / "San Diego Stadium",
     # "World Cup" / "World Cup Francia 1938") joins no entity on context: on 143 labelled pairs of
-    # the train files such links were right 46 % of the time, and no context threshold reached 97 %
+    # the train files such links were right 45 % of the time, and no context threshold reached 97 %
     # (python -m bench.resolution --corpus train ...; docs/resolution.md). Only alternate_names
     # triples (``alt_alone`` posts) link them.
     ctx_multi: float = NEVER

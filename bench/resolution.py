@@ -13,8 +13,10 @@ then scores the labelled pairs (bench/annotations/resolution_pairs.jsonl): a pai
   fold is predicted with it. The reported CV numbers pool the held-out predictions.
 
     python -m bench.resolution [--folds 5] [--min-precision 0.97]
-    python -m bench.resolution --corpus train --labels bench/annotations/resolution_multipart_train.jsonl \
-        --only ctx_multi,ctx_multi_person,ctx_designator  # the multi-word thresholds, on pairs held out from the above
+    python -m bench.resolution --corpus train   # the thresholds chosen on the train files' pairs
+
+Each threshold is chosen on one of the two labelled sets (CHOSEN_ON), the others staying at their
+defaults; the other set then reads it held out.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from bench.resolution_data import CORPORA, LABELS, LabelledPair, corpus_mentions, load_corpus, load_labels
+from bench.resolution_data import CORPORA, LABELS_OF, LabelledPair, corpus_mentions, load_corpus, load_labels
 from mmkg.kg.rows import entity_key
 from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import cluster
@@ -37,16 +39,26 @@ from mmkg.resolve.records import node_key
 from mmkg.resolve.scoring import DEFAULT, NEVER, Params, score_pair
 
 GRID = {
+    # chosen on the val pairs (bench/annotations/resolution_pairs.jsonl)
     "fuzzy": (88.0, 92.0),
-    "ctx_multi": (0.0, 1.0, 3.0, NEVER),
-    "ctx_multi_person": (0.0, 1.0, 3.0, NEVER),
-    "ctx_designator": (0.0, 1.0, NEVER),
     "ctx_word": (0.0, 1.0, 2.0, 3.0),
     "ctx_surname": (0.0, 1.0, 2.0, 3.0),
     "ctx_short": (1.0, 2.0, 3.0, 4.0),
     "ctx_acronym": (0.0, 1.0, 2.0, 3.0),
     "margin": (1.0, 2.0),
+    # chosen on the train pairs (bench/annotations/resolution_pairs_train.jsonl)
+    "ctx_multi": (0.0, 1.0, NEVER),
+    "ctx_multi_person": (0.0, 1.0, 3.0, NEVER),
+    "ctx_designator": (0.0, NEVER),
+    "ctx_word_org": (1.0, 3.0, NEVER),
+    "ctx_word_org_head": (0.0, 1.0, 2.0, 3.0, NEVER),
+    "ctx_word_loc": (1.0, 3.0, NEVER),
+    "ctx_word_misc": (1.0, 3.0, NEVER),
 }
+# Each threshold is chosen on one labelled set, so the other set reads it held out.
+CHOSEN_ON = {"val": ("fuzzy", "ctx_word", "ctx_surname", "ctx_short", "ctx_acronym", "margin"),
+             "train": ("ctx_multi", "ctx_multi_person", "ctx_designator", "ctx_word_org", "ctx_word_org_head",
+                       "ctx_word_loc", "ctx_word_misc")}
 
 
 def pairwise(pred: Dict[str, str], pairs: Sequence[LabelledPair]) -> Tuple[float, float, float, int, int, int]:
@@ -119,8 +131,8 @@ def configs(only: Sequence[str] = ()) -> List[Params]:
 
 
 def strictness(p: Params) -> Tuple:
-    return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_surname, p.ctx_multi, p.ctx_multi_person,
-            p.ctx_designator, p.margin, p.fuzzy)
+    return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_word_org, p.ctx_word_org_head, p.ctx_word_loc,
+            p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin, p.fuzzy)
 
 
 def choose(preds: Dict[Params, Dict[str, str]], pairs: Sequence[LabelledPair], min_precision: float,
@@ -161,22 +173,22 @@ def report(name: str, pred: Dict[str, str], pairs: Sequence[LabelledPair], types
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.resolution", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--labels", default=LABELS)
+    ap.add_argument("--labels", default=None, help="default: the --corpus's labelled pairs")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--min-precision", type=float, default=0.97,
                     help="on the training folds' pairs with different normal forms")
     ap.add_argument("--by-case", action="store_true", help="also print each kind of pair")
     ap.add_argument("--corpus", choices=sorted(CORPORA), default="val",
                     help="the files the labelled mentions come from (val: MNRE val and the Twitter valid files)")
-    ap.add_argument("--only", default="", help="comma-separated Params fields to search; the others stay "
-                    "at DEFAULT (e.g. ctx_multi,ctx_multi_person for a set of multi-word pairs)")
+    ap.add_argument("--only", default="", help="comma-separated Params fields to search, the others at "
+                    "DEFAULT (default: those chosen on the --corpus's labelled set, CHOSEN_ON)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     posts = load_corpus(files=CORPORA[args.corpus])
     mentions = corpus_mentions(posts)
     by_ref = {m.ref: m for p in posts for m in p.mentions}
-    pairs = load_labels(args.labels, by_ref)
+    pairs = load_labels(args.labels or LABELS_OF[args.corpus], by_ref)
     ev = Evaluator(mentions)
     types = ev.mention_type
     print(f"corpus: {len(posts)} posts, {len(mentions)} typed mentions, {len(ev.nodes)} name nodes, "
@@ -184,7 +196,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"({sum(p.same for p in pairs)} same)")
 
     exact = {m.mention_id: entity_key(m.name, m.type) for m in mentions}
-    grid = configs(tuple(k for k in args.only.split(",") if k))
+    grid = configs(tuple(k for k in args.only.split(",") if k) or CHOSEN_ON[args.corpus])
     t1 = time.perf_counter()
     preds = {p: ev.predict(p) for p in grid}
     t2 = time.perf_counter()
@@ -245,7 +257,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def fmt(p: Params) -> str:
     return (f"fuzzy={p.fuzzy:g} multi={p.ctx_multi:g} multi_person={p.ctx_multi_person:g} "
-            f"designator={p.ctx_designator:g} word={p.ctx_word:g} surname={p.ctx_surname:g} "
+            f"designator={p.ctx_designator:g} word={p.ctx_word:g} word_org={p.ctx_word_org:g} "
+            f"word_org_head={p.ctx_word_org_head:g} "
+            f"word_loc={p.ctx_word_loc:g} word_misc={p.ctx_word_misc:g} surname={p.ctx_surname:g} "
             f"short={p.ctx_short:g} acronym={p.ctx_acronym:g} margin={p.margin:g}")
 
 

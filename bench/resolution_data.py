@@ -37,6 +37,8 @@ FILES = ("mnre/mnre_val.txt", "twitter2015/valid.txt", "twitter2017/valid.txt")
 TRAIN_FILES = ("mnre/mnre_train.txt", "twitter2015/train.txt", "twitter2017/train.txt")
 CORPORA = {"val": FILES, "train": TRAIN_FILES}
 LABELS = os.path.join(os.path.dirname(__file__), "annotations", "resolution_pairs.jsonl")
+TRAIN_LABELS = os.path.join(os.path.dirname(__file__), "annotations", "resolution_pairs_train.jsonl")
+LABELS_OF = {"val": LABELS, "train": TRAIN_LABELS}
 _TYPE = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC", "OTHER": "MISC"}
 
 
@@ -234,7 +236,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s = sub.add_parser("show")
     s.add_argument("refs", nargs="+")
     k = sub.add_parser("check")
-    k.add_argument("file", nargs="?", default=LABELS)
+    k.add_argument("file", nargs="?", default=None, help="default: the --corpus's labelled pairs")
     ap.add_argument("--corpus", choices=sorted(CORPORA), default="val",
                     help="val: MNRE val and the Twitter valid files; train: their train files")
     args = ap.parse_args(argv)
@@ -254,7 +256,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             pid = r.rsplit(":", 1)[0]
             print(f"{r}: {m.type + ' ' + m.name if m else '(no typed mention)'}\n   {' '.join(text.get(pid, []))}")
     else:
-        labels = load_labels(args.file, by_ref)
+        labels = load_labels(args.file or LABELS_OF[args.corpus], by_ref)
         print(f"{len(labels)} pairs, {sum(p.same for p in labels)} same, "
               f"{sum(not p.same for p in labels)} different; by case: "
               + ", ".join(f"{k} {v}" for k, v in sorted(Counter(p.case for p in labels).items())))

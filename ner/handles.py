@@ -17,35 +17,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, Optional, Sequence, Tuple
 
+from mmkg.resolve.accounts import spells_account
 from mmkg.resolve.normalise import name_form
 from mmkg.schemas.records import NER, NER_CANDIDATE, EntityMention
-
-# Words an account adds to the name it stands for, before or after it. A place is not among the
-# names they extend: "@RealMadrid" is no account of Madrid, nor "@MadridFC".
-DESIGNATOR_SUFFIXES = {
-    "official": ("PER", "ORG", "MISC"), "hq": ("ORG",), "museum": ("LOC", "ORG"), "film": ("MISC",),
-    "movie": ("MISC",),
-}
-DESIGNATOR_PREFIXES = {"official": ("PER", "ORG", "MISC"), "real": ("PER",), "iam": ("PER",)}
-# Shorter names spell too many handles by chance ("@USA" and "US" are not the point).
-MIN_LETTERS = 3
 
 
 def spells(handle: str, name: str, etype: str) -> bool:
     """Whether ``handle`` (with its @) is written as an account of ``name`` of type ``etype``."""
-    h = name_form(handle).compact
-    n = name_form(name, etype).compact
-    if len(n) < MIN_LETTERS or not h:
-        return False
-    if h == n:
-        return True
-    for word, types in DESIGNATOR_SUFFIXES.items():
-        if etype in types and h == n + word:
-            return True
-    for word, types in DESIGNATOR_PREFIXES.items():
-        if etype in types and h == word + n:
-            return True
-    return False
+    return spells_account(name_form(handle).compact, name_form(name, etype).compact, etype)
 
 
 def name_of_handle(handle: EntityMention, mentions: Sequence[EntityMention]) -> Optional[EntityMention]:

@@ -63,9 +63,10 @@ FUZZY = "fuzzy"  # same token count, every token equal or a close spelling (rapi
 SUBSET = "subset"  # one name's words are a part of the other's: "Trump" / "Donald Trump"
 ACRONYM = "acronym"  # "US" / "United States"
 HANDLE_AFFIX = "handle-affix"  # a handle that starts or ends with the other name: "@nytimes"...
+ACCOUNT = "account"  # a handle written as the other name's account: "@LouvreMuseum" / "Louvre"
 ALT_NAMES = "alt-names"  # an alternate_names triple, with no string relation
 MANUAL_SPLIT = "manual-split"  # an undone link: never merge these two nodes
-FIRM_RULES = frozenset({COMPACT, FUZZY, HANDLE_AFFIX})
+FIRM_RULES = frozenset({COMPACT, FUZZY, ACCOUNT})
 
 
 @dataclass(frozen=True)

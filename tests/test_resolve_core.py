@@ -191,6 +191,33 @@ def test_words_of_a_name_scattered_in_another_are_no_short_form_of_it():
     assert not any(d.rule == "subset" for d in res.decisions if "star" in d.a)
 
 
+def test_a_single_word_of_a_place_or_event_does_not_join_a_longer_name_even_in_one_post():
+    # "#Penang ... Penang Road" in one post: the road is in Penang, not Penang.
+    for short, long_, etype in (("#Penang", "Penang Road", "LOC"), ("Olympics", "Barcelona Olympics", "MISC"),
+                                ("Cleveland", "Cleveland Cavaliers", "ORG"), ("NFL", "NFL Network", "ORG")):
+        ms = []
+        for i in range(3):
+            ms += mentions_of_post(f"p{i}", [(short, etype), (long_, etype), ("Malaysia", "LOC"), ("LeBron", "PER")])
+        assert not _same(resolve(ms), (short, etype), (long_, etype)), (short, long_)
+
+
+def test_a_teams_nickname_joins_the_full_name_on_context():
+    res = resolve(_context_posts([("Cavaliers", "ORG"), ("Cleveland Cavaliers", "ORG")]))
+    assert _same(res, ("Cavaliers", "ORG"), ("Cleveland Cavaliers", "ORG"))
+    alone = mentions_of_post("a", [("Cavaliers", "ORG")]) + mentions_of_post("b", [("Cleveland Cavaliers", "ORG")])
+    assert not _same(resolve(alone), ("Cavaliers", "ORG"), ("Cleveland Cavaliers", "ORG"))
+
+
+def test_an_account_handle_joins_its_name_across_posts_without_context():
+    ms = mentions_of_post("a", [("@realDonaldTrump", "PER")]) + mentions_of_post("b", [("Donald Trump", "PER")])
+    ms += mentions_of_post("c", [("@LouvreMuseum", "LOC")]) + mentions_of_post("d", [("Louvre", "LOC")])
+    ms += mentions_of_post("e", [("@NYC_DOT", "ORG")]) + mentions_of_post("f", [("NYC", "ORG")])
+    res = resolve(ms)
+    assert _same(res, ("@realDonaldTrump", "PER"), ("Donald Trump", "PER"))
+    assert _same(res, ("@LouvreMuseum", "LOC"), ("Louvre", "LOC"))
+    assert not _same(res, ("@NYC_DOT", "ORG"), ("NYC", "ORG"))  # another account, not the city's
+
+
 def test_alternate_names_triples_link_a_name_and_a_longer_form_of_it():
     ms = mentions_of_post("a", [("Tiny Desk", "MISC")]) + mentions_of_post("b", [("Tiny Desk Concerts", "MISC")])
     assert not _same(resolve(ms), ("Tiny Desk", "MISC"), ("Tiny Desk Concerts", "MISC"))
@@ -216,14 +243,19 @@ def test_alternate_names_triples_are_evidence():
 
 
 def test_every_merge_is_recorded_with_rule_and_score():
-    ms = mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")])
+    ms = mentions_of_post("a", [("Barack Obama", "PER"), ("White House", "ORG")])
+    ms += mentions_of_post("b", [("Obama", "PER"), ("White House", "ORG")])
     res = resolve(ms)
-    e = res.entities[res.key_of("Louvre", "ORG")]
-    rules = {d.rule for d in e.decisions}
-    assert rules == {"subset", "attach"}
+    e = res.entities[res.key_of("Obama", "PER")]
+    assert e.key == res.key_of("Barack Obama", "PER")
+    assert {d.rule for d in e.decisions} == {"subset", "attach"}
     attach = [d for d in e.decisions if d.rule == "attach"][0]
     assert attach.score >= dict(attach.features)["threshold"]
     assert all(isinstance(d.score, float) or isinstance(d.score, int) for d in e.decisions)
+    # A handle written as the name's account links firmly, with no context needed.
+    louvre = resolve(mentions_of_post("ex-11", [("Louvre", "ORG"), ("Paris", "LOC"), ("@LouvreMuseum", "ORG")]))
+    e = louvre.entities[louvre.key_of("Louvre", "ORG")]
+    assert [(d.rule, d.firm) for d in e.decisions] == [("account", True)]
 
 
 def test_undo_splits_and_the_split_survives_a_later_run():

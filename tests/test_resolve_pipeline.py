@@ -102,13 +102,13 @@ def test_louvre_and_its_handle_are_one_entity_with_both_names(whole, capsys):
     assert len(louvre) == 1
     assert {"Louvre", "@LouvreMuseum"} <= set(louvre[0]["aliases"])
     record, _ = record_of_json(louvre[0]["resolution"])
-    assert {d.rule for d in record.decisions} >= {"subset"}
+    assert {d.rule for d in record.decisions} == {"account"}  # the handle is written as Louvre's account
     capsys.readouterr()
     assert query_main(["entity", "@LouvreMuseum", "--data-dir", str(d)]) == 0
     out = capsys.readouterr().out
     assert "entity: Louvre (LOC)" in out
     assert "aliases: @LouvreMuseum, Louvre" in out
-    assert "merged because: LOC:louvre ~ LOC:louvre museum  subset" in out
+    assert "merged because: LOC:louvre ~ LOC:louvre museum  account" in out
 
 
 def test_running_the_same_input_twice_changes_nothing(whole):

@@ -22,6 +22,7 @@ from mmkg.kg.embedded import StoreBusyError, graph_settings
 from mmkg.kg.html import write_neighbourhood_html
 from mmkg.kg.statements import RELATION_TYPES
 from mmkg.pipeline.options import add_graph_flags
+from mmkg.resolve.scoring import what_it_needs
 
 CANNED = ("stats", "entity", "evidence", "show")
 
@@ -129,8 +130,13 @@ def _why(entity: Dict[str, Any], several: bool) -> None:
     nodes = set(record.get("nodes", ()))
     for d in record.get("decisions", ()):
         feats = ", ".join(f"{k}={v:g}" for k, v in d.get("features", ()))
-        what = "merged because" if d["a"] in nodes and d["b"] in nodes else "kept apart"
-        print(f"{head}{what}: {d['a']} ~ {d['b']}  {d['rule']} score={d['score']:g}" + (f"  ({feats})" if feats else ""))
+        merged = d["a"] in nodes and d["b"] in nodes
+        what = "merged because" if merged else "kept apart"
+        print(f"{head}{what}: {d['a']} ~ {d['b']}  {d['rule']} score={d['score']:g}"
+              + (f"  ({feats})" if feats else ""))
+        if not merged and not d.get("firm") and d.get("dependent"):
+            other = d["b"] if d["dependent"] == d["a"] else d["a"]
+            print(f"{head}  ({d['dependent']}: {what_it_needs(d['dependent'], other, d['rule'])})")
 
 
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:

@@ -38,6 +38,7 @@ from rapidfuzz.fuzz import ratio
 
 from mmkg.resolve.accounts import spells_account
 from mmkg.resolve.nodes import NameNode
+from mmkg.resolve.normalise import NameForm, name_form
 from mmkg.resolve.records import ACCOUNT, ACRONYM, ALT_NAMES, COMPACT, FUZZY, HANDLE_AFFIX, SUBSET, Decision
 
 NEVER = float("inf")  # a threshold no context score reaches
@@ -95,23 +96,49 @@ def dependent_kind(node: NameNode, rule: str, other: Optional[NameNode] = None) 
     nickname does), ``word_org``, ``word_loc`` or ``word_misc``: which context threshold a dependent
     link needs. A surname is a person's single word that is the last word of the other
     name: far more specific than a first name ("Obama" / "Barack Obama" against "Josh" / "Josh Dun")."""
-    f = node.form
+    return kind_of(node.form, node.type, rule, other.form if other is not None else None)
+
+
+def kind_of(f: NameForm, etype: str, rule: str, other: Optional[NameForm] = None) -> str:
+    """:func:`dependent_kind` on the two names' forms."""
     if rule == ACRONYM:
         return "acronym"
     if len(f.tokens) > 1:
-        if node.type == "PER":
+        if etype == "PER":
             return "multi_person"
-        if other is not None and _designated(f.tokens, other.form.tokens):
+        if other is not None and _designated(f.tokens, other.tokens):
             return "designator"
         return "multi"
-    ends_other = other is not None and bool(other.form.tokens) and other.form.tokens[-1] == f.tokens[0]
-    if node.type == "ORG" and ends_other:
+    ends_other = other is not None and bool(other.tokens) and other.tokens[-1] == f.tokens[0]
+    if etype == "ORG" and ends_other:
         return "word_org_head"
-    if node.type != "PER":
-        return WORD_KINDS[node.type]
+    if etype != "PER":
+        return WORD_KINDS[etype]
     if len(f.compact) <= SHORT_CHARS:
         return "short"
     return "surname" if ends_other else "word"
+
+
+KIND_WORDS = {
+    "multi": "a name of several words inside a longer one", "multi_person": "a person's name inside a longer one",
+    "designator": "a name the other only adds a designator to", "acronym": "the other's initials",
+    "short": "a person's word of three letters or fewer", "surname": "a person's surname",
+    "word": "a person's single word", "word_org_head": "an organisation's word ending the other name",
+    "word_org": "an organisation's word", "word_loc": "a place's single word", "word_misc": "a single word",
+}
+
+
+def what_it_needs(dependent_key: str, other_key: str, rule: str, params: Params = DEFAULT) -> str:
+    """Why a dependent link is not a merge, in words, from the two name nodes' keys
+    (``TYPE:normal form``): what the dependent's kind needs (``mmkg query entity``'s kept-apart lines)."""
+    etype, _, norm = dependent_key.partition(":")
+    other_norm = other_key.partition(":")[2]
+    kind = kind_of(name_form(norm, etype), etype, rule, name_form(other_norm, etype))
+    need = threshold(kind, params)
+    if need == NEVER:
+        return f"{KIND_WORDS[kind]} joins no entity on context ({kind})"
+    return (f"{KIND_WORDS[kind]} needs a context score of {need:g} and {params.margin:g} more than any other "
+            f"entity it could join ({kind})")
 
 
 # Words that name what kind of thing a name is without making it another thing: "New York" /

@@ -347,3 +347,19 @@ def test_the_second_half_redirects_entities_it_renames():
                   existing=list(one.entities.values()))
     assert two.key_of("Trump", "PER") == "PER:donald trump"
     assert two.redirects == {"PER:trump": "PER:donald trump"}
+
+
+def test_a_kept_apart_link_says_what_its_dependent_would_need(capsys):
+    from mmkg.cli.query import _why
+    from mmkg.resolve.scoring import what_it_needs
+    from mmkg.transforms.resolve import record_json
+
+    assert "joins no entity on context (word_loc)" in what_it_needs("LOC:paris", "LOC:texworld paris", "subset")
+    assert "needs a context score of 1 " in what_it_needs("PER:trump", "PER:donald trump", "subset")
+    assert "(designator)" in what_it_needs("LOC:new york", "LOC:new york city", "subset")
+    res = resolve(_context_posts([("Paris", "LOC"), ("Texworld Paris", "LOC")]))
+    e = res.entities[res.key_of("Paris", "LOC")]
+    _why({"name": e.name, "type": e.type, "aliases": list(e.alias_names()), "resolution": record_json(e)}, False)
+    out = capsys.readouterr().out
+    assert "kept apart: LOC:paris ~ LOC:texworld paris  subset" in out
+    assert "(LOC:paris: a place's single word joins no entity on context (word_loc))" in out

@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, Decision, EntityRecord
-from mmkg.resolve.scoring import DEFAULT, Params, dependent_kind, threshold
+from mmkg.resolve.scoring import DEFAULT, RULES, Params, dependent_kind, threshold
 from mmkg.resolve.unionfind import UnionFind
 
 ATTACH = "attach"
@@ -114,5 +114,6 @@ def entity_records(nodes: Dict[str, NameNode], uf: UnionFind,
         decs = {(d.pair, d.rule): d for n in members for d in touching.get(n.key, ())}
         out[canon.key] = EntityRecord(
             key=canon.key, name=display_name(canon), type=canon.type, aliases=tuple(aliases),
-            decisions=tuple(decs[k] for k in sorted(decs)), nodes=tuple(sorted(n.key for n in members)))
+            decisions=tuple(decs[k] for k in sorted(decs)), nodes=tuple(sorted(n.key for n in members)),
+            rules=RULES)
     return dict(sorted(out.items()))

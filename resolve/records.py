@@ -108,6 +108,9 @@ class EntityRecord:
     aliases: Tuple[Alias, ...] = ()
     decisions: Tuple[Decision, ...] = ()
     nodes: Tuple[str, ...] = ()
+    # The version of the rules that made ``decisions`` (``scoring.RULES``); "" for a record of an
+    # older run. A later run keeps the recorded links of a record of its own rules only.
+    rules: str = ""
 
     def alias_names(self) -> Tuple[str, ...]:
         return tuple(a.name for a in self.aliases)

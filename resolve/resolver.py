@@ -22,7 +22,7 @@ from mmkg.resolve.cluster import ATTACH, cluster, entity_records
 from mmkg.resolve.nodes import merge_node_maps, nodes_of_mentions, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, AltName, Decision, EntityRecord, Mention, Resolution, node_key
-from mmkg.resolve.scoring import DEFAULT, Params, score_pair
+from mmkg.resolve.scoring import DEFAULT, RULES, Params, score_pair
 
 
 def mentions_of_post(post_id: str, names: Sequence[Tuple[str, str]], id_prefix: str = "") -> List[Mention]:
@@ -48,12 +48,20 @@ def alt_support(alt_names: Iterable[AltName]) -> Dict[Tuple[str, str], int]:
 
 
 def _recorded(existing: Iterable[EntityRecord]) -> Dict[Tuple[Tuple[str, str], str], Decision]:
+    """The links the records hold that scoring would give again: those of records made under the
+    current rules, and every manual split (a user's decision, whatever the rules)."""
     out = {}
     for r in existing:
         for d in r.decisions:
-            if d.rule != ATTACH:  # attachments are made again by clustering, from the links
+            if d.rule == MANUAL_SPLIT or (d.rule != ATTACH and r.rules == RULES):
+                # attachments are made again by clustering, from the links
                 out[(d.pair, d.rule)] = d
     return out
+
+
+def stale_nodes(existing: Iterable[EntityRecord]) -> Set[str]:
+    """The name nodes of records made under other rules (or none): their pairs are scored again."""
+    return {k for r in existing if r.rules != RULES for k in nodes_of_records([r])}
 
 
 def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] = (),
@@ -69,7 +77,7 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
     mentions = list(mentions)
     old = nodes_of_records(existing)
     nodes = merge_node_maps(old, nodes_of_mentions(mentions))
-    changed = {k for k, n in nodes.items() if old.get(k) != n}
+    changed = {k for k, n in nodes.items() if old.get(k) != n} | (stale_nodes(existing) & nodes.keys())
     alt = {p: n for p, n in alt_support(alt_names).items() if p[0] in nodes and p[1] in nodes}
 
     recorded = _recorded(existing)

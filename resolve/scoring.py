@@ -41,6 +41,10 @@ from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.normalise import NameForm, name_form
 from mmkg.resolve.records import ACCOUNT, ACRONYM, ALT_NAMES, COMPACT, FUZZY, HANDLE_AFFIX, SUBSET, Decision
 
+# The version of the linking rules. Change it with any change to normalisation, blocking, scoring
+# or the kinds that makes a link recorded by an earlier run differ from what scoring gives now: a
+# run re-scores the pairs of entities recorded under other rules instead of keeping their links.
+RULES = "2026-12-07"
 NEVER = float("inf")  # a threshold no context score reaches
 FUZZY_MIN_LEN = 5
 SHORT_CHARS = 3  # a single word this short ("Kim", "Un", "US") is ambiguous

@@ -363,3 +363,31 @@ def test_a_kept_apart_link_says_what_its_dependent_would_need(capsys):
     out = capsys.readouterr().out
     assert "kept apart: LOC:paris ~ LOC:texworld paris  subset" in out
     assert "(LOC:paris: a place's single word joins no entity on context (word_loc))" in out
+
+
+def test_links_recorded_under_older_rules_are_scored_again():
+    from dataclasses import replace as _replace
+
+    from mmkg.resolve.records import Decision
+    from mmkg.resolve.scoring import RULES
+
+    first = resolve(mentions_of_post("ex-11", [("Louvre", "LOC"), ("@LouvreMuseum", "LOC")]))
+    rec = first.entities[first.key_of("Louvre", "LOC")]
+    assert rec.rules == RULES
+    # As an older run recorded it: a subset link whose dependent now joins no entity on context.
+    old_link = Decision("LOC:louvre", "LOC:louvre museum", "subset", 3.0, False, "LOC:louvre", ())
+    later = mentions_of_post("p2", [("Berlin", "LOC")])
+    res = resolve(later, existing=[_replace(rec, rules="", decisions=(old_link,))])
+    assert _same(res, ("Louvre", "LOC"), ("@LouvreMuseum", "LOC"))  # scored again: an account
+    assert [d.rule for d in res.entities[res.key_of("Louvre", "LOC")].decisions] == ["account"]
+    # Kept as if made under today's rules, the old link would have split them.
+    kept = resolve(later, existing=[_replace(rec, decisions=(old_link,))])
+    assert not _same(kept, ("Louvre", "LOC"), ("@LouvreMuseum", "LOC"))
+    # An old firm link between names that today's rules do not even compare is dropped, not kept.
+    both = resolve(mentions_of_post("x", [("Louvre", "LOC")]) + mentions_of_post("y", [("Orsay", "LOC")]))
+    a, b = (both.entities[both.key_of(n, "LOC")] for n in ("Louvre", "Orsay"))
+    glued = _replace(a, aliases=a.aliases + b.aliases, nodes=a.nodes + b.nodes, rules="",
+                     decisions=(Decision("LOC:louvre", "LOC:orsay", "compact", 1.0, True, "", ()),))
+    res = resolve(later, existing=[glued])
+    assert not _same(res, ("Louvre", "LOC"), ("Orsay", "LOC"))
+    assert _same(resolve(later, existing=[_replace(glued, rules=RULES)]), ("Louvre", "LOC"), ("Orsay", "LOC"))

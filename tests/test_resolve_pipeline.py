@@ -2,6 +2,7 @@
 real embedded store, and ResolveEntities against the library it wraps."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pathlib
 
@@ -15,6 +16,7 @@ from mmkg.kg import queries
 from mmkg.kg.embedded import graph_settings
 from mmkg.pipeline.build import build
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
+from mmkg.resolve.records import Decision
 from mmkg.resolve.resolver import mentions_of_post, resolve
 from mmkg.schemas.records import EntityMention, Post, Triple
 from mmkg.transforms.resolve import (
@@ -214,6 +216,21 @@ def test_records_read_back_from_json_resolve_a_later_run_like_the_whole():
     later = beam_resolve(POSTS[2:], TRIPLES[2:], known)
     assert later.clusters() == whole.clusters()
     assert later.entities == whole.entities
+
+
+def test_the_beam_stage_scores_again_the_links_of_records_made_under_older_rules():
+    first = beam_resolve(POSTS[:1], TRIPLES[:1])
+    louvre = first.entities[first.key_of("Louvre", "LOC")]
+    # As an older run recorded it: a subset link whose dependent now joins no entity on context.
+    old_link = Decision("LOC:louvre", "LOC:louvre museum", "subset", 3.0, False, "LOC:louvre", ())
+    old = dataclasses.replace(louvre, rules="", decisions=(old_link,))
+    known = KnownEntities.of_graph([{"key": old.key, "resolution": record_json(old)}])
+    assert known.records[0].rules == ""
+    later = beam_resolve(POSTS[1:2], TRIPLES[1:2], known)
+    lib = library_resolve(POSTS[1:2], TRIPLES[1:2], existing=[old])
+    assert later.entities == lib.entities
+    assert later.key_of("@LouvreMuseum", "LOC") == later.key_of("Louvre", "LOC")
+    assert [d.rule for d in later.entities[later.key_of("Louvre", "LOC")].decisions] == ["account"]
 
 
 def test_a_later_run_that_renames_an_entity_folds_the_old_node_into_the_new(tmp_path):

@@ -41,7 +41,7 @@ from mmkg.resolve.cluster import cluster, entity_records
 from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
-from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post
+from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post, stale_nodes
 from mmkg.resolve.scoring import DEFAULT, Params, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
@@ -118,10 +118,11 @@ def _pack(item):
     return key, pickle.dumps(node, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _flag_changed(item, old: Dict[str, str]):
-    """(key, node, whether this run changed it): a node the graph did not hold, or holds otherwise."""
+def _flag_changed(item, old: Dict[str, str], stale: FrozenSet[str]):
+    """(key, node, whether this run changed it): a node the graph did not hold, or holds otherwise,
+    or holds in a record made under other rules (its links are scored again)."""
     key, node = item
-    return key, node, old.get(key) != _fingerprint(node)
+    return key, node, key in stale or old.get(key) != _fingerprint(node)
 
 
 def _changed_block_keys(flagged):
@@ -267,7 +268,9 @@ class ResolveEntities(beam.PTransform):
 
         old_prints = beam.pvalue.AsDict(
             old_nodes | "OldFingerprints" >> beam.Map(lambda kn: (kn[0], _fingerprint(kn[1]))))
-        flagged = nodes | "FlagChanged" >> beam.Map(_flag_changed, old=old_prints)
+        stale = beam.pvalue.AsSingleton(
+            known | "StaleNodes" >> beam.Map(lambda k: frozenset(stale_nodes(k.records))))
+        flagged = nodes | "FlagChanged" >> beam.Map(_flag_changed, old=old_prints, stale=stale)
         live = (
             flagged
             | "ChangedBlockKeys" >> beam.FlatMap(_changed_block_keys)
@@ -314,7 +317,7 @@ def record_json(record: EntityRecord, alt_names: Iterable[AltName] = ()) -> str:
         "decisions": [{"a": d.a, "b": d.b, "rule": d.rule, "score": d.score, "firm": d.firm,
                        "dependent": d.dependent, "features": [list(f) for f in d.features]}
                       for d in record.decisions],
-        "alt_names": [list(a) for a in alt],
+        "alt_names": [list(a) for a in alt], "rules": record.rules,
     }, ensure_ascii=False, sort_keys=True)
 
 
@@ -333,7 +336,7 @@ def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
         aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"])) for a in d["aliases"]),
         decisions=tuple(Decision(x["a"], x["b"], x["rule"], float(x["score"]), bool(x["firm"]), x["dependent"],
                                  tuple((str(k), float(v)) for k, v in x["features"])) for x in d["decisions"]),
-        nodes=tuple(d["nodes"]))
+        nodes=tuple(d["nodes"]), rules=str(d.get("rules", "")))
     return record, _alt_names_of(d)
 
 

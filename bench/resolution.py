@@ -14,6 +14,8 @@ then scores the labelled pairs (bench/annotations/resolution_pairs.jsonl): a pai
 
     python -m bench.resolution [--folds 5] [--min-precision 0.97]
     python -m bench.resolution --corpus train   # the thresholds chosen on the train files' pairs
+    python -m bench.resolution --corpus train --labels bench/annotations/resolution_spelling_train.jsonl \
+        --only fuzzy_word_per,fuzzy_word_org,fuzzy_word_loc,fuzzy_word_misc   # single-word spelling links
 
 Each threshold is chosen on one of the two labelled sets (CHOSEN_ON), the others staying at their
 defaults; the other set then reads it held out.
@@ -29,14 +31,21 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from bench.resolution_data import CORPORA, LABELS_OF, LabelledPair, corpus_mentions, load_corpus, load_labels
+from bench.resolution_data import (
+    CORPORA,
+    LABELS_OF,
+    LabelledPair,
+    corpus_mentions,
+    load_corpus,
+    load_labels,
+)
 from mmkg.kg.rows import entity_key
 from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import cluster
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
-from mmkg.resolve.records import node_key
-from mmkg.resolve.scoring import DEFAULT, NEVER, Params, score_pair
+from mmkg.resolve.records import FUZZY, node_key
+from mmkg.resolve.scoring import DEFAULT, NEVER, Params, fuzzy_min, score_pair
 
 GRID = {
     # chosen on the val pairs (bench/annotations/resolution_pairs.jsonl)
@@ -54,7 +63,12 @@ GRID = {
     "ctx_word_org_head": (0.0, 1.0, 2.0, 3.0, NEVER),
     "ctx_word_loc": (1.0, 3.0, NEVER),
     "ctx_word_misc": (1.0, 3.0, NEVER),
+    "fuzzy_word_per": (88.0, 92.0, NEVER),
+    "fuzzy_word_org": (88.0, 92.0, NEVER),
+    "fuzzy_word_loc": (88.0, 92.0, NEVER),
+    "fuzzy_word_misc": (88.0, 92.0, NEVER),
 }
+SINGLE_WORD_FUZZY = ("fuzzy_word_per", "fuzzy_word_org", "fuzzy_word_loc", "fuzzy_word_misc")
 # Each threshold is chosen on one labelled set, so the other set reads it held out.
 CHOSEN_ON = {"val": ("fuzzy", "ctx_word", "ctx_surname", "ctx_short", "ctx_acronym", "margin"),
              "train": ("ctx_multi", "ctx_multi_person", "ctx_designator", "ctx_word_org", "ctx_word_org_head",
@@ -109,8 +123,11 @@ class Evaluator:
         self._links: Dict[float, list] = {}
 
     def links(self, fuzzy: float):
+        # Scored once per fuzzy ratio with the loosest single-word ratios; predict() drops the
+        # single-word spelling links a configuration's stricter ratios would not make.
         if fuzzy not in self._links:
-            p = replace(DEFAULT, fuzzy=fuzzy)
+            loosest = {k: min(GRID[k]) for k in SINGLE_WORD_FUZZY}
+            p = replace(DEFAULT, fuzzy=fuzzy, **loosest)
             out = []
             for a, b in sorted(self.pairs):
                 d = score_pair(self.nodes[a], self.nodes[b], 0, p)
@@ -120,7 +137,10 @@ class Evaluator:
         return self._links[fuzzy]
 
     def predict(self, params: Params) -> Dict[str, str]:
-        uf, _ = cluster(self.nodes, self.links(params.fuzzy), params)
+        links = [d for d in self.links(params.fuzzy)
+                 if d.rule != FUZZY
+                 or dict(d.features)["similarity"] >= fuzzy_min(self.nodes[d.a], self.nodes[d.b], params)]
+        uf, _ = cluster(self.nodes, links, params)
         return {mid: uf.label(n) for mid, n in self.mention_node.items()}
 
 
@@ -256,7 +276,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def fmt(p: Params) -> str:
-    return (f"fuzzy={p.fuzzy:g} multi={p.ctx_multi:g} multi_person={p.ctx_multi_person:g} "
+    single = "" if all(getattr(p, k) == getattr(DEFAULT, k) for k in SINGLE_WORD_FUZZY) else (
+        " " + " ".join(f"{k}={getattr(p, k):g}" for k in SINGLE_WORD_FUZZY))
+    return (f"fuzzy={p.fuzzy:g}{single} multi={p.ctx_multi:g} multi_person={p.ctx_multi_person:g} "
             f"designator={p.ctx_designator:g} word={p.ctx_word:g} word_org={p.ctx_word_org:g} "
             f"word_org_head={p.ctx_word_org_head:g} "
             f"word_loc={p.ctx_word_loc:g} word_misc={p.ctx_word_misc:g} surname={p.ctx_surname:g} "

@@ -391,3 +391,17 @@ def test_links_recorded_under_older_rules_are_scored_again():
     res = resolve(later, existing=[glued])
     assert not _same(res, ("Louvre", "LOC"), ("Orsay", "LOC"))
     assert _same(resolve(later, existing=[_replace(glued, rules=RULES)]), ("Louvre", "LOC"), ("Orsay", "LOC"))
+
+
+def test_single_word_spelling_links_have_a_threshold_of_their_own_per_type():
+    from dataclasses import replace as _replace
+
+    from mmkg.resolve.scoring import DEFAULT, NEVER
+
+    ms = mentions_of_post("a", [("Robert", "PER"), ("Nigeria", "LOC"), ("Mark Zuckerberg", "PER")])
+    ms += mentions_of_post("b", [("Roberto", "PER"), ("Nigerian", "LOC"), ("Mark Zuckerburg", "PER")])
+    assert _same(resolve(ms), ("Robert", "PER"), ("Roberto", "PER"))  # today's default: 88 for every type
+    strict = resolve(ms, params=_replace(DEFAULT, fuzzy_word_per=NEVER))
+    assert not _same(strict, ("Robert", "PER"), ("Roberto", "PER"))
+    assert _same(strict, ("Nigeria", "LOC"), ("Nigerian", "LOC"))  # another type keeps its own
+    assert _same(strict, ("Mark Zuckerberg", "PER"), ("Mark Zuckerburg", "PER"))  # names of several words

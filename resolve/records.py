@@ -66,7 +66,6 @@ HANDLE_AFFIX = "handle-affix"  # a handle that starts or ends with the other nam
 ACCOUNT = "account"  # a handle written as the other name's account: "@LouvreMuseum" / "Louvre"
 ALT_NAMES = "alt-names"  # an alternate_names triple, with no string relation
 MANUAL_SPLIT = "manual-split"  # an undone link: never merge these two nodes
-FIRM_RULES = frozenset({COMPACT, FUZZY, ACCOUNT})
 
 
 @dataclass(frozen=True)

@@ -174,12 +174,14 @@ def threshold(kind: str, params: Params) -> float:
             "surname": params.ctx_surname, "short": params.ctx_short, "acronym": params.ctx_acronym}[kind]
 
 
+_FUZZY_WORD = {"PER": "fuzzy_word_per", "ORG": "fuzzy_word_org", "LOC": "fuzzy_word_loc", "MISC": "fuzzy_word_misc"}
+
+
 def fuzzy_min(a: NameNode, b: NameNode, params: Params = DEFAULT) -> float:
     """The rapidfuzz ratio a differing word needs: ``params.fuzzy``, or for two single words the
     threshold of their type (two persons' first names a letter apart are mostly two persons)."""
     if len(a.form.tokens) == 1 and len(b.form.tokens) == 1:
-        return {"PER": params.fuzzy_word_per, "ORG": params.fuzzy_word_org, "LOC": params.fuzzy_word_loc,
-                "MISC": params.fuzzy_word_misc}[a.type]
+        return getattr(params, _FUZZY_WORD[a.type])
     return params.fuzzy
 
 

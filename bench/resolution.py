@@ -15,7 +15,7 @@ then scores the labelled pairs (bench/annotations/resolution_pairs.jsonl): a pai
     python -m bench.resolution [--folds 5] [--min-precision 0.97]
     python -m bench.resolution --corpus train   # the thresholds chosen on the train files' pairs
     python -m bench.resolution --corpus train --labels bench/annotations/resolution_spelling_train.jsonl \
-        --only fuzzy_word_per,fuzzy_word_org,fuzzy_word_loc,fuzzy_word_misc   # single-word spelling links
+        --only fuzzy_word_per,fuzzy_word_org,fuzzy_word_loc,fuzzy_word_misc,fuzzy_word_changed,fuzzy_word_number
 
 Each threshold is chosen on one of the two labelled sets (CHOSEN_ON), the others staying at their
 defaults; the other set then reads it held out.
@@ -67,8 +67,11 @@ GRID = {
     "fuzzy_word_org": (88.0, 92.0, NEVER),
     "fuzzy_word_loc": (88.0, 92.0, NEVER),
     "fuzzy_word_misc": (88.0, 92.0, NEVER),
+    "fuzzy_word_changed": (88.0, 92.0, NEVER),
+    "fuzzy_word_number": (88.0, NEVER),
 }
-SINGLE_WORD_FUZZY = ("fuzzy_word_per", "fuzzy_word_org", "fuzzy_word_loc", "fuzzy_word_misc")
+SINGLE_WORD_FUZZY = ("fuzzy_word_per", "fuzzy_word_org", "fuzzy_word_loc", "fuzzy_word_misc", "fuzzy_word_changed",
+                     "fuzzy_word_number")
 # Each threshold is chosen on one labelled set, so the other set reads it held out.
 CHOSEN_ON = {"val": ("fuzzy", "ctx_word", "ctx_surname", "ctx_short", "ctx_acronym", "margin"),
              "train": ("ctx_multi", "ctx_multi_person", "ctx_designator", "ctx_word_org", "ctx_word_org_head",
@@ -152,7 +155,8 @@ def configs(only: Sequence[str] = ()) -> List[Params]:
 
 def strictness(p: Params) -> Tuple:
     return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_word_org, p.ctx_word_org_head, p.ctx_word_loc,
-            p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin, p.fuzzy)
+            p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin, p.fuzzy) + tuple(
+        getattr(p, k) for k in SINGLE_WORD_FUZZY)
 
 
 def choose(preds: Dict[Params, Dict[str, str]], pairs: Sequence[LabelledPair], min_precision: float,

@@ -155,8 +155,8 @@ def configs(only: Sequence[str] = ()) -> List[Params]:
 
 def strictness(p: Params) -> Tuple:
     return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_word_org, p.ctx_word_org_head, p.ctx_word_loc,
-            p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin, p.fuzzy) + tuple(
-        getattr(p, k) for k in SINGLE_WORD_FUZZY)
+            p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin,
+            p.fuzzy) + tuple(getattr(p, k) for k in SINGLE_WORD_FUZZY)
 
 
 def choose(preds: Dict[Params, Dict[str, str]], pairs: Sequence[LabelledPair], min_precision: float,

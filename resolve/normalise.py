@@ -118,7 +118,8 @@ def _acronym(tokens: Tuple[str, ...]) -> str:
 @lru_cache(maxsize=262144)
 def name_form(name: str, etype: Optional[str] = None) -> NameForm:
     """The comparison form of a mention's name; ``etype`` (PER, ORG, LOC, MISC) decides whether
-    leading titles are dropped (persons only: "President Hotel" is a hotel)."""
+    leading titles are dropped (persons only: "President Hotel" is a hotel; and not from a handle,
+    whose words are the account's chosen name: "@KingJames" is not every "James")."""
     raw = " ".join(unicodedata.normalize("NFKC", str(name)).split())
     handle = False
     body = raw
@@ -130,7 +131,7 @@ def name_form(name: str, etype: Optional[str] = None) -> NameForm:
         tokens = [t for t in _plain_tokens(" ".join(tokens))]
     else:
         tokens = _plain_tokens(body)
-    if etype == "PER":
+    if etype == "PER" and not (handle and " " not in body):
         while len(tokens) > 1 and tokens[0] in TITLES:
             tokens.pop(0)
     if len(tokens) > 1 and tokens[0] == "the":

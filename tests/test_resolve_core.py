@@ -33,6 +33,8 @@ def _same(res, x, y):
     ("The Louvre", "ORG", "louvre"),
     ("President Hotel", "ORG", "president hotel"),  # titles are dropped from persons only
     ("Obama’s", "PER", "obama"),
+    ("@KingJames", "PER", "king james"),  # a handle's title is part of the account's name
+    ("King James", "PER", "james"),
 ])
 def test_normal_forms(name, etype, norm):
     assert normalise(name, etype) == norm
@@ -40,6 +42,12 @@ def test_normal_forms(name, etype, norm):
 
 def test_a_title_alone_is_kept():
     assert normalise("President", "PER") == "president"
+
+
+def test_a_first_name_is_not_one_node_with_a_handle_that_adds_a_title():
+    # "@KingJames" read as "james" made every James one node with LeBron James's account.
+    ms = mentions_of_post("a", [("@KingJames", "PER")]) + mentions_of_post("b", [("James", "PER")])
+    assert not _same(resolve(ms), ("@KingJames", "PER"), ("James", "PER"))
 
 
 # -- union-find -------------------------------------------------------------------------------

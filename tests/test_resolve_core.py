@@ -224,7 +224,9 @@ def test_an_account_handle_joins_its_name_across_posts_without_context():
     ms = mentions_of_post("a", [("@realDonaldTrump", "PER")]) + mentions_of_post("b", [("Donald Trump", "PER")])
     ms += mentions_of_post("c", [("@LouvreMuseum", "LOC")]) + mentions_of_post("d", [("Louvre", "LOC")])
     ms += mentions_of_post("e", [("@NYC_DOT", "ORG")]) + mentions_of_post("f", [("NYC", "ORG")])
+    ms += mentions_of_post("g", [("@BTS_twt", "ORG")]) + mentions_of_post("h", [("BTS", "ORG")])
     res = resolve(ms)
+    assert _same(res, ("@BTS_twt", "ORG"), ("BTS", "ORG"))
     assert _same(res, ("@realDonaldTrump", "PER"), ("Donald Trump", "PER"))
     assert _same(res, ("@LouvreMuseum", "LOC"), ("Louvre", "LOC"))
     assert not _same(res, ("@NYC_DOT", "ORG"), ("NYC", "ORG"))  # another account, not the city's

@@ -1,6 +1,9 @@
 """Corpus posts as a user's raw posts: text only, no entities, each id the post's FILE:LINE.
 
-    python -m bench.raw_posts OUT.jsonl [--files twitter2015/valid.txt ...] [--n N --seed S]
+    python -m bench.raw_posts OUT.jsonl [--files twitter2015/valid.txt ...] [--n N --seed S] [--shuffled]
+
+The 3,000-post graph of docs/resolution.md (and bench/annotations/resolution_attachments_train.jsonl):
+``python -m bench.raw_posts posts.jsonl --files mnre/mnre_train.txt --n 3000 --seed 7 --shuffled``.
 
 Then ``mmkg run --input OUT.jsonl`` reads them as it reads anyone's posts, and ``mmkg audit``
 sheets and judgment files can name each post by where it is in the data.
@@ -21,9 +24,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--files", nargs="*", default=["twitter2015/valid.txt", "twitter2017/valid.txt"])
     ap.add_argument("--n", type=int, default=0, help="a random sample of this many (0: all, in file order)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shuffled", action="store_true",
+                    help="the first N after shuffling with the seed, instead of a sample (another draw)")
     args = ap.parse_args(argv)
     posts = load_corpus(DATA, args.files)
-    if args.n:
+    if args.n and args.shuffled:
+        random.Random(args.seed).shuffle(posts)
+        posts = posts[:args.n]
+    elif args.n:
         posts = random.Random(args.seed).sample(posts, min(args.n, len(posts)))
     write_posts(posts, args.out)
     print(f"{len(posts)} posts written to {args.out}")

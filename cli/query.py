@@ -22,7 +22,7 @@ from mmkg.kg.embedded import StoreBusyError, graph_settings
 from mmkg.kg.html import write_neighbourhood_html
 from mmkg.kg.statements import RELATION_TYPES
 from mmkg.pipeline.options import add_graph_flags
-from mmkg.resolve.scoring import what_it_needs
+from mmkg.resolve.scoring import params_of, what_it_needs
 
 CANNED = ("stats", "entity", "evidence", "show")
 
@@ -136,7 +136,8 @@ def _why(entity: Dict[str, Any], several: bool) -> None:
               + (f"  ({feats})" if feats else ""))
         if not merged and not d.get("firm") and d.get("dependent"):
             other = d["b"] if d["dependent"] == d["a"] else d["a"]
-            print(f"{head}  ({d['dependent']}: {what_it_needs(d['dependent'], other, d['rule'])})")
+            needs = what_it_needs(d["dependent"], other, d["rule"], params_of(str(record.get("rules", ""))))
+            print(f"{head}  ({d['dependent']}: {needs})")
 
 
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:

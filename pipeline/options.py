@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
@@ -25,6 +25,8 @@ from mmkg.kg.settings import DEFAULT_USERNAME, GraphSettings
 from mmkg.ner.pairs import DEFAULT_MAX_PAIRS_PER_POST
 from mmkg.ner.settings import NER_CONVENTIONS, NER_DEFAULT, SPACY_PREFIX, NerSettings
 from mmkg.refiner.settings import LlmSettings
+from mmkg.resolve.scoring import DEFAULT as DEFAULT_RESOLVE
+from mmkg.resolve.scoring import Params, parse_param
 from mmkg.runners.checks import WorkerServices
 from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
@@ -200,6 +202,13 @@ class MmkgOptions(PipelineOptions):
             "issue 24), e.g. to compare; by default names of one entity (Louvre, @LouvreMuseum) are one node",
         )
         parser.add_argument(
+            "--resolve-param", dest="resolve_params", action="append", default=None, metavar="NAME=VALUE",
+            help="a resolution threshold other than its default, e.g. fuzzy_word_loc=88 (demonyms join their "
+            "country) or ctx_word=never; repeatable. The defaults were chosen for precision by "
+            "cross-validation (docs/resolution.md); a graph resolved with other thresholds is scored "
+            "again, not mixed",
+        )
+        parser.add_argument(
             "--no-place-check", dest="no_place_check", action="store_true",
             help="keep the guide's place-contains-place triples as it decided them; by default GeoNames "
             "confirms (confidence >= 0.8) or overrules (confidence 0) those it is sure of",
@@ -235,6 +244,7 @@ class RunSettings:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
     resolve: bool = True  # entity resolution before the graph write (--no-resolve: exact keys)
+    resolve_params: Params = DEFAULT_RESOLVE  # its thresholds (--resolve-param)
     check_places: bool = True  # the gazetteer's check of contain triples (--no-place-check: off)
 
     @property
@@ -286,6 +296,18 @@ def _probability(value, flag: str) -> float:
     if value is None or not 0.0 <= value <= 1.0:
         raise SettingsError(f"{flag} must lie in [0, 1], got {value}")
     return float(value)
+
+
+def resolve_params_of(values) -> Params:
+    """``--resolve-param NAME=VALUE`` flags -> the resolution thresholds."""
+    changed = {}
+    for text in values or ():
+        try:
+            name, value = parse_param(text)
+        except ValueError as e:
+            raise SettingsError(f"--resolve-param {e}") from None
+        changed[name] = value
+    return replace(DEFAULT_RESOLVE, **changed)
 
 
 def _at_least(value, least, flag: str):
@@ -415,5 +437,6 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         min_confidence=_probability(opts.min_confidence, "--min-confidence"),
         progress=shows_progress(opts, terminal),
         resolve=not opts.no_resolve,
+        resolve_params=resolve_params_of(opts.resolve_params),
         check_places=not opts.no_place_check,
     )

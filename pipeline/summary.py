@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Dict
 
 from mmkg.pipeline.options import RunSettings
+from mmkg.resolve.scoring import DEFAULT as DEFAULT_RESOLVE
+from mmkg.resolve.scoring import rules_of
 from mmkg.transforms import counters as C
 
 
@@ -56,6 +58,9 @@ def format_summary(counters: Dict[str, int], settings: RunSettings, graph_uri=No
     if C.RESOLVE_NAME_NODES in counters:
         lines.append(f"  entities resolved   {get(C.RESOLVE_NAME_NODES)} names -> {get(C.RESOLVE_ENTITIES)} entities  "
                      f"({get(C.RESOLVE_MERGES)} merged; why: mmkg query entity NAME)")
+        if settings.resolve_params != DEFAULT_RESOLVE:
+            lines.append(f"    thresholds        {rules_of(settings.resolve_params).partition(';')[2]}  "
+                         f"(--resolve-param; the others at their defaults)")
     if C.GRAPH_ROWS_WRITTEN in counters:
         lines.append(
             f"  graph rows written  {get(C.GRAPH_ROWS_WRITTEN)}  in {get(C.GRAPH_BATCHES)} transactions"

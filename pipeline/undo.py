@@ -13,6 +13,7 @@ from mmkg.kg.writer import apply_redirects, write_rows
 from mmkg.resolve.normalise import normalise
 from mmkg.resolve.records import EntityRecord, node_key
 from mmkg.resolve.resolver import undo
+from mmkg.resolve.scoring import params_of
 from mmkg.transforms.resolve import KnownEntities, entity_rows, redirect_reads
 
 
@@ -43,7 +44,9 @@ def undo_merge(driver, name_a: str, name_b: str, database: Optional[str] = None)
     they are not names of one entity."""
     known = KnownEntities.of_graph(*entity_states(driver, database))
     record, a, b = _holding(known.records, name_a, name_b)
-    res = undo(known.records, a, b, alt_names=known.alt_names)
+    # With the thresholds the entity was resolved with (``--resolve-param``), so undoing one merge
+    # changes nothing else.
+    res = undo(known.records, a, b, params=params_of(record.rules), alt_names=known.alt_names)
     rows = list(entity_rows(res, list(known.alt_names), dict(known.stored)))
     if rows:
         write_rows(driver, rows, database)

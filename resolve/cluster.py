@@ -98,7 +98,9 @@ def display_name(node: NameNode) -> str:
 
 
 def entity_records(nodes: Dict[str, NameNode], uf: UnionFind,
-                   decisions: Sequence[Decision]) -> Dict[str, EntityRecord]:
+                   decisions: Sequence[Decision], rules: str = RULES) -> Dict[str, EntityRecord]:
+    """One record per entity; ``rules``: the version its decisions were made under
+    (``scoring.rules_of(params)``)."""
     groups: Dict[str, List[NameNode]] = {}
     for k, n in nodes.items():
         groups.setdefault(uf.label(k), []).append(n)
@@ -115,5 +117,5 @@ def entity_records(nodes: Dict[str, NameNode], uf: UnionFind,
         out[canon.key] = EntityRecord(
             key=canon.key, name=display_name(canon), type=canon.type, aliases=tuple(aliases),
             decisions=tuple(decs[k] for k in sorted(decs)), nodes=tuple(sorted(n.key for n in members)),
-            rules=RULES)
+            rules=rules)
     return dict(sorted(out.items()))

@@ -22,7 +22,7 @@ from mmkg.resolve.cluster import ATTACH, cluster, entity_records
 from mmkg.resolve.nodes import merge_node_maps, nodes_of_mentions, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, AltName, Decision, EntityRecord, Mention, Resolution, node_key
-from mmkg.resolve.scoring import DEFAULT, RULES, Params, score_pair
+from mmkg.resolve.scoring import DEFAULT, RULES, Params, rules_of, score_pair
 
 
 def mentions_of_post(post_id: str, names: Sequence[Tuple[str, str]], id_prefix: str = "") -> List[Mention]:
@@ -47,21 +47,23 @@ def alt_support(alt_names: Iterable[AltName]) -> Dict[Tuple[str, str], int]:
     return {p: len(v) for p, v in posts.items()}
 
 
-def _recorded(existing: Iterable[EntityRecord]) -> Dict[Tuple[Tuple[str, str], str], Decision]:
+def _recorded(existing: Iterable[EntityRecord], rules: str = RULES) -> Dict[Tuple[Tuple[str, str], str], Decision]:
     """The links the records hold that scoring would give again: those of records made under the
-    current rules, and every manual split (a user's decision, whatever the rules)."""
+    current rules and thresholds (``rules``), and every manual split (a user's decision, whatever
+    the rules)."""
     out = {}
     for r in existing:
         for d in r.decisions:
-            if d.rule == MANUAL_SPLIT or (d.rule != ATTACH and r.rules == RULES):
+            if d.rule == MANUAL_SPLIT or (d.rule != ATTACH and r.rules == rules):
                 # attachments are made again by clustering, from the links
                 out[(d.pair, d.rule)] = d
     return out
 
 
-def stale_nodes(existing: Iterable[EntityRecord]) -> Set[str]:
-    """The name nodes of records made under other rules (or none): their pairs are scored again."""
-    return {k for r in existing if r.rules != RULES for k in nodes_of_records([r])}
+def stale_nodes(existing: Iterable[EntityRecord], rules: str = RULES) -> Set[str]:
+    """The name nodes of records made under other rules or thresholds (or none): their pairs are
+    scored again."""
+    return {k for r in existing if r.rules != rules for k in nodes_of_records([r])}
 
 
 def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] = (),
@@ -77,10 +79,11 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
     mentions = list(mentions)
     old = nodes_of_records(existing)
     nodes = merge_node_maps(old, nodes_of_mentions(mentions))
-    changed = {k for k, n in nodes.items() if old.get(k) != n} | (stale_nodes(existing) & nodes.keys())
+    rules = rules_of(params)
+    changed = {k for k, n in nodes.items() if old.get(k) != n} | (stale_nodes(existing, rules) & nodes.keys())
     alt = {p: n for p, n in alt_support(alt_names).items() if p[0] in nodes and p[1] in nodes}
 
-    recorded = _recorded(existing)
+    recorded = _recorded(existing, rules)
     for a, b in splits:
         d = Decision(min(a, b), max(a, b), MANUAL_SPLIT, 1.0, False, "", ())
         recorded[(d.pair, MANUAL_SPLIT)] = d
@@ -99,7 +102,7 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
 
     uf, attachments = cluster(nodes, decisions, params)
     links = [d for d in decisions]
-    entities = entity_records(nodes, uf, links + attachments)
+    entities = entity_records(nodes, uf, links + attachments, rules)
     node_entity = {}
     for e in entities.values():
         for k in e.nodes:

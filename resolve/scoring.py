@@ -32,7 +32,7 @@ where shared posts are posts that mention both names (a tweet that names "Louvre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Optional, Tuple
 
 from rapidfuzz.fuzz import ratio
@@ -103,6 +103,50 @@ class Params:
 
 
 DEFAULT = Params()
+
+
+def rules_of(params: Params = DEFAULT) -> str:
+    """The version a record made with ``params`` carries: ``RULES``, then every threshold that is
+    not the default ("2026-12-07.2;fuzzy_word_loc=88.0"). A run keeps the recorded links only of
+    records of its own version, so a graph resolved with other thresholds is scored again rather
+    than mixed; and ``mmkg query entity`` explains a record with the thresholds that made it."""
+    changed = [f"{f.name}={getattr(params, f.name)}" for f in fields(Params)
+               if getattr(params, f.name) != getattr(DEFAULT, f.name)]
+    return ";".join([RULES] + changed)
+
+
+def params_of(rules: str) -> Params:
+    """The thresholds a record's ``rules`` version names (the defaults for any it does not, and for
+    any this version does not know: a record of another version is scored again anyway)."""
+    changed = {}
+    for part in rules.split(";")[1:]:
+        try:
+            name, value = parse_param(part)
+        except ValueError:
+            continue
+        changed[name] = value
+    return replace(DEFAULT, **changed)
+
+
+def parse_param(text: str) -> Tuple[str, float]:
+    """``NAME=VALUE`` -> (field, value) for :class:`Params` (``--resolve-param``); ``never`` or
+    ``inf`` for a threshold no context reaches. Raises ValueError saying what is wrong."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip().lower()
+    known = {f.name: f for f in fields(Params)}
+    if not sep or name not in known:
+        raise ValueError(f"{text!r}: expected NAME=VALUE with NAME one of {', '.join(known)}")
+    try:
+        number = NEVER if value in ("never", "inf") else float(value)
+    except ValueError:
+        raise ValueError(f"{text!r}: {value!r} is not a number (or 'never')") from None
+    if number < 0 or number != number:
+        raise ValueError(f"{text!r}: a threshold is a number >= 0")
+    if known[name].type in (int, "int"):
+        if number == NEVER or number != int(number):
+            raise ValueError(f"{text!r}: {name} is a whole number")
+        return name, int(number)
+    return name, number
 
 
 WORD_KINDS = {"ORG": "word_org", "LOC": "word_loc", "MISC": "word_misc"}

@@ -431,3 +431,23 @@ def test_single_word_spelling_links_go_by_where_the_words_differ_and_by_type():
     assert not _same(changed, ("Nigeria", "LOC"), ("Nigerian", "LOC"))  # an ending is not a changed letter
     assert not _same(resolve(ms, params=_replace(DEFAULT, fuzzy_word_number=NEVER)),
                      ("StephenCurry", "PER"), ("StephenCurry30", "PER"))
+
+
+def test_a_records_version_names_the_thresholds_that_made_it():
+    from dataclasses import replace as _replace
+
+    from mmkg.resolve.scoring import DEFAULT, NEVER, RULES, params_of, rules_of, what_it_needs
+
+    assert rules_of(DEFAULT) == RULES and params_of(RULES) == DEFAULT and params_of("") == DEFAULT
+    looser = _replace(DEFAULT, ctx_word=1.0, ctx_word_loc=2.0, alt_alone=3)
+    assert rules_of(looser) == RULES + ";ctx_word=1.0;ctx_word_loc=2.0;alt_alone=3"
+    assert params_of(rules_of(looser)) == looser
+    assert params_of(RULES + ";no_such_field=1;ctx_short=never") == _replace(DEFAULT, ctx_short=NEVER)
+    ms = mentions_of_post("a", [("Paris", "LOC"), ("Texworld Paris", "LOC"), ("Lyon", "LOC")])
+    ms += mentions_of_post("b", [("Paris", "LOC"), ("Texworld Paris", "LOC"), ("Lyon", "LOC")])
+    res = resolve(ms, params=looser)
+    assert _same(res, ("Paris", "LOC"), ("Texworld Paris", "LOC"))
+    assert {e.rules for e in res.entities.values()} == {rules_of(looser)}
+    # What `mmkg query entity` says a kept-apart name needs: the thresholds of its record.
+    assert "needs a context score of 2 " in what_it_needs("LOC:paris", "LOC:texworld paris", "subset",
+                                                          params_of(rules_of(looser)))

@@ -308,6 +308,26 @@ def test_mmkg_resolve_undo_splits_a_merge_and_the_split_survives_later_runs(tmp_
     assert "no entity has both" in capsys.readouterr().err
 
 
+def test_undo_keeps_the_thresholds_the_graph_was_resolved_with(tmp_path, capsys):
+    from mmkg.cli.resolve import main as resolve_main
+
+    one, _ = melania_posts()
+    inp = example_input(tmp_path / "in", one + [entity_post("n1", ("Nigeria", "LOC")),
+                                                entity_post("n2", ("Nigerian", "LOC")),
+                                                entity_post("p1", ("Paris", "LOC"), ("Texworld Paris", "LOC"))])
+    d = tmp_path / "graph"
+    run(inp, d, "--resolve-param", "fuzzy_word_loc=88", "--resolve-param", "ctx_word_loc=9")
+    # `query entity` explains a name kept apart with the thresholds of its record, not the defaults.
+    assert query_main(["entity", "Paris", "--data-dir", str(d)]) == 0
+    assert "a place's single word needs a context score of 9 " in capsys.readouterr().out
+    assert resolve_main(["undo", "Trump", "Donald Trump", "--data-dir", str(d)]) == 0
+    _, after = graph_state(d)
+    assert "Trump" not in after["PER:donald trump"]["aliases"]
+    # Undone with the defaults, the demonym would have left its country too.
+    (nigeria,) = [e for e in after.values() if "Nigeria" in e["aliases"]]
+    assert "Nigerian" in nigeria["aliases"]
+
+
 def test_the_job_reads_the_graph_when_it_runs_not_when_it_is_built(tmp_path):
     """Run 2's job is built while the graph is still empty, then run 1 writes "Trump": run 2 still
     folds PER:trump into PER:donald trump, so it read the graph when it ran (a template or a
@@ -331,3 +351,42 @@ def test_the_job_reads_the_graph_when_it_runs_not_when_it_is_built(tmp_path):
     _, entities = graph_state(data)
     assert "PER:donald trump" in entities and "PER:trump" not in entities
     assert {"Trump", "Donald Trump"} <= set(entities["PER:donald trump"]["aliases"])
+
+
+def test_resolve_params_change_the_merges_and_a_graph_made_with_others_is_scored_again(tmp_path, capsys):
+    # Demonyms stay apart by default (docs/resolution.md); --resolve-param fuzzy_word_loc=88 joins them,
+    # the records say so, and a later run with the defaults scores those links again instead of keeping them.
+    first = [entity_post("n1", ("Nigeria", "LOC"), ("Lagos", "LOC"))]
+    second = [entity_post("n2", ("Nigerian", "LOC"), ("Abuja", "LOC"))]
+    inp1 = example_input(tmp_path / "in1", first)
+    inp2 = example_input(tmp_path / "in2", second)
+
+    def nigeria(data_dir):
+        _, entities = graph_state(data_dir)
+        return [e for e in entities.values() if {"Nigeria", "Nigerian"} & set(e["aliases"])]
+
+    run(inp1, tmp_path / "g")
+    run(inp2, tmp_path / "g")
+    assert len(nigeria(tmp_path / "g")) == 2  # the defaults
+    # The same posts again with the looser threshold: the graph's names are scored again, not kept apart.
+    run(inp2, tmp_path / "g", "--resolve-param", "fuzzy_word_loc=88")
+    (joined,) = nigeria(tmp_path / "g")
+    assert set(joined["aliases"]) >= {"Nigeria", "Nigerian"}
+    assert json.loads(joined["resolution"])["rules"].endswith(";fuzzy_word_loc=88.0")
+    assert "thresholds        fuzzy_word_loc=88.0" in capsys.readouterr().out
+    run(inp2, tmp_path / "g")  # and the defaults again
+    assert len(nigeria(tmp_path / "g")) == 2
+
+
+def test_a_bad_resolve_param_is_refused_with_the_names_it_takes():
+    from mmkg.pipeline.options import SettingsError
+
+    for bad, says in (("fuzzy_word_lco=88", "fuzzy_word_loc"), ("ctx_word=often", "not a number"),
+                      ("alt_alone=1.5", "whole number"), ("margin", "NAME=VALUE")):
+        opts = PipelineOptions(["--input", "x.jsonl", "--resolve-param", bad]).view_as(MmkgOptions)
+        with pytest.raises(SettingsError, match=says):
+            settings_from_options(opts)
+    opts = PipelineOptions(["--input", "x.jsonl", "--resolve-param", "ctx_word=never",
+                            "--resolve-param", "alt_alone=3"]).view_as(MmkgOptions)
+    params = settings_from_options(opts).resolve_params
+    assert params.ctx_word == float("inf") and params.alt_alone == 3

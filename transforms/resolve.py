@@ -42,7 +42,7 @@ from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nod
 from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
 from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post, stale_nodes
-from mmkg.resolve.scoring import DEFAULT, Params, score_pair
+from mmkg.resolve.scoring import DEFAULT, Params, rules_of, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
 
@@ -188,7 +188,8 @@ class _Cluster(beam.DoFn):
         nodes = {k: pickle.loads(v) for k, v in nodes.items()}  # packed: see nodes_side
         fresh = set(fresh_pairs)
         decisions = []
-        for (pair, rule), d in _recorded(existing).items():
+        rules = rules_of(self._params)
+        for (pair, rule), d in _recorded(existing, rules).items():
             if rule == MANUAL_SPLIT:
                 decisions.append(d)
             elif pair not in fresh and pair[0] in nodes and pair[1] in nodes:
@@ -196,7 +197,7 @@ class _Cluster(beam.DoFn):
         decisions.extend(fresh_decisions)
         uf, attachments = cluster(nodes, decisions, self._params)
         links = decisions + attachments
-        entities = entity_records(nodes, uf, links)
+        entities = entity_records(nodes, uf, links, rules)
         node_entity = {k: e.key for e in entities.values() for k in e.nodes}
         redirects, moves = carried_over(existing, node_entity)
         self._names.inc(len(nodes))
@@ -269,7 +270,8 @@ class ResolveEntities(beam.PTransform):
         old_prints = beam.pvalue.AsDict(
             old_nodes | "OldFingerprints" >> beam.Map(lambda kn: (kn[0], _fingerprint(kn[1]))))
         stale = beam.pvalue.AsSingleton(
-            known | "StaleNodes" >> beam.Map(lambda k: frozenset(stale_nodes(k.records))))
+            known | "StaleNodes" >> beam.Map(lambda k, rules: frozenset(stale_nodes(k.records, rules)),
+                                             rules_of(self._params)))
         flagged = nodes | "FlagChanged" >> beam.Map(_flag_changed, old=old_prints, stale=stale)
         live = (
             flagged

@@ -128,6 +128,7 @@ def _why(entity: Dict[str, Any], several: bool) -> None:
     except ValueError:
         return
     nodes = set(record.get("nodes", ()))
+    params = params_of(str(record.get("rules", "")))  # the thresholds that resolved it
     for d in record.get("decisions", ()):
         feats = ", ".join(f"{k}={v:g}" for k, v in d.get("features", ()))
         merged = d["a"] in nodes and d["b"] in nodes
@@ -136,8 +137,7 @@ def _why(entity: Dict[str, Any], several: bool) -> None:
               + (f"  ({feats})" if feats else ""))
         if not merged and not d.get("firm") and d.get("dependent"):
             other = d["b"] if d["dependent"] == d["a"] else d["a"]
-            needs = what_it_needs(d["dependent"], other, d["rule"], params_of(str(record.get("rules", ""))))
-            print(f"{head}  ({d['dependent']}: {needs})")
+            print(f"{head}  ({d['dependent']}: {what_it_needs(d['dependent'], other, d['rule'], params)})")
 
 
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 from apache_beam.options.pipeline_options import DebugOptions, DirectOptions, PipelineOptions, StandardOptions
@@ -26,7 +26,7 @@ from mmkg.ner.pairs import DEFAULT_MAX_PAIRS_PER_POST
 from mmkg.ner.settings import NER_CONVENTIONS, NER_DEFAULT, SPACY_PREFIX, NerSettings
 from mmkg.refiner.settings import LlmSettings
 from mmkg.resolve.scoring import DEFAULT as DEFAULT_RESOLVE
-from mmkg.resolve.scoring import Params, parse_param
+from mmkg.resolve.scoring import Params, params_with
 from mmkg.runners.checks import WorkerServices
 from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
@@ -300,14 +300,10 @@ def _probability(value, flag: str) -> float:
 
 def resolve_params_of(values) -> Params:
     """``--resolve-param NAME=VALUE`` flags -> the resolution thresholds."""
-    changed = {}
-    for text in values or ():
-        try:
-            name, value = parse_param(text)
-        except ValueError as e:
-            raise SettingsError(f"--resolve-param {e}") from None
-        changed[name] = value
-    return replace(DEFAULT_RESOLVE, **changed)
+    try:
+        return params_with(values or ())
+    except ValueError as e:
+        raise SettingsError(f"--resolve-param {e}") from None
 
 
 def _at_least(value, least, flag: str):

@@ -126,12 +126,13 @@ def name_form(name: str, etype: Optional[str] = None) -> NameForm:
     if raw[:1] in "@#" and len(raw) > 1:
         handle = True
         body = raw[1:].strip()
-    if handle and " " not in body:
+    one_handle = handle and " " not in body
+    if one_handle:
         tokens = list(split_handle(body))
         tokens = [t for t in _plain_tokens(" ".join(tokens))]
     else:
         tokens = _plain_tokens(body)
-    if etype == "PER" and not (handle and " " not in body):
+    if etype == "PER" and not one_handle:
         while len(tokens) > 1 and tokens[0] in TITLES:
             tokens.pop(0)
     if len(tokens) > 1 and tokens[0] == "the":

@@ -33,7 +33,7 @@ where shared posts are posts that mention both names (a tweet that names "Louvre
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 from rapidfuzz.fuzz import ratio
 
@@ -118,11 +118,19 @@ def rules_of(params: Params = DEFAULT) -> str:
 def params_of(rules: str) -> Params:
     """The thresholds a record's ``rules`` version names (the defaults for any it does not, and for
     any this version does not know: a record of another version is scored again anyway)."""
+    return params_with(rules.split(";")[1:], strict=False)
+
+
+def params_with(settings: Iterable[str], strict: bool = True) -> Params:
+    """The defaults with these ``NAME=VALUE`` settings (``parse_param``); ``strict``: raise
+    ValueError on a bad one, else skip it."""
     changed = {}
-    for part in rules.split(";")[1:]:
+    for text in settings:
         try:
-            name, value = parse_param(part)
+            name, value = parse_param(text)
         except ValueError:
+            if strict:
+                raise
             continue
         changed[name] = value
     return replace(DEFAULT, **changed)
@@ -231,12 +239,15 @@ def _designated(short: Tuple[str, ...], long_: Tuple[str, ...]) -> bool:
     return long_[:n] == short and len(long_) > n and all(t in DESIGNATORS for t in long_[n:])
 
 
+# The Params field that holds each kind's threshold.
+_KIND_FIELD = {"multi": "ctx_multi", "multi_person": "ctx_multi_person", "designator": "ctx_designator",
+               "word_org": "ctx_word_org", "word_org_head": "ctx_word_org_head", "word_loc": "ctx_word_loc",
+               "word_misc": "ctx_word_misc", "word": "ctx_word", "surname": "ctx_surname", "short": "ctx_short",
+               "acronym": "ctx_acronym"}
+
+
 def threshold(kind: str, params: Params) -> float:
-    return {"multi": params.ctx_multi, "multi_person": params.ctx_multi_person,
-            "designator": params.ctx_designator, "word_org": params.ctx_word_org,
-            "word_org_head": params.ctx_word_org_head,
-            "word_loc": params.ctx_word_loc, "word_misc": params.ctx_word_misc, "word": params.ctx_word,
-            "surname": params.ctx_surname, "short": params.ctx_short, "acronym": params.ctx_acronym}[kind]
+    return getattr(params, _KIND_FIELD[kind])
 
 
 _FUZZY_WORD = {"PER": "fuzzy_word_per", "ORG": "fuzzy_word_org", "LOC": "fuzzy_word_loc", "MISC": "fuzzy_word_misc"}
@@ -293,7 +304,8 @@ def _part_of(short: Tuple[str, ...], long_: Tuple[str, ...], etype: str) -> bool
     form of "Fox Star India", nor "City Club" of "Leicester City Football Club". A person's middle
     initials are skipped ("Donald Trump" in "Donald J Trump"; "Michael Jordan" in "Michael B Jordan"
     too: the context decides that one). A person's generation marks another person: "Donald Trump"
-    is not "Donald Trump Jr" (read on the train files: bench/annotations/resolution_multipart_train.jsonl)."""
+    is not "Donald Trump Jr" (read on the train files: the multi-part pairs of
+    bench/annotations/resolution_pairs_train.jsonl)."""
     if etype == "PER" and (set(long_) - set(short)) & GENERATIONS:
         return False
     if len(short) < 2:

@@ -382,7 +382,7 @@ def test_a_bad_resolve_param_is_refused_with_the_names_it_takes():
     from mmkg.pipeline.options import SettingsError
 
     for bad, says in (("fuzzy_word_lco=88", "fuzzy_word_loc"), ("ctx_word=often", "not a number"),
-                      ("alt_alone=1.5", "whole number"), ("margin", "NAME=VALUE")):
+                      ("alt_alone=1.5", "whole number"), ("margin", "NAME=VALUE"), ("ctx_word=-1", ">= 0")):
         opts = PipelineOptions(["--input", "x.jsonl", "--resolve-param", bad]).view_as(MmkgOptions)
         with pytest.raises(SettingsError, match=says):
             settings_from_options(opts)

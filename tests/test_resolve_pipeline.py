@@ -356,25 +356,22 @@ def test_the_job_reads_the_graph_when_it_runs_not_when_it_is_built(tmp_path):
 def test_resolve_params_change_the_merges_and_a_graph_made_with_others_is_scored_again(tmp_path, capsys):
     # Demonyms stay apart by default (docs/resolution.md); --resolve-param fuzzy_word_loc=88 joins them,
     # the records say so, and a later run with the defaults scores those links again instead of keeping them.
-    first = [entity_post("n1", ("Nigeria", "LOC"), ("Lagos", "LOC"))]
-    second = [entity_post("n2", ("Nigerian", "LOC"), ("Abuja", "LOC"))]
-    inp1 = example_input(tmp_path / "in1", first)
-    inp2 = example_input(tmp_path / "in2", second)
+    inp = example_input(tmp_path / "in", [entity_post("n1", ("Nigeria", "LOC"), ("Lagos", "LOC")),
+                                           entity_post("n2", ("Nigerian", "LOC"), ("Abuja", "LOC"))])
 
     def nigeria(data_dir):
         _, entities = graph_state(data_dir)
         return [e for e in entities.values() if {"Nigeria", "Nigerian"} & set(e["aliases"])]
 
-    run(inp1, tmp_path / "g")
-    run(inp2, tmp_path / "g")
+    run(inp, tmp_path / "g")
     assert len(nigeria(tmp_path / "g")) == 2  # the defaults
     # The same posts again with the looser threshold: the graph's names are scored again, not kept apart.
-    run(inp2, tmp_path / "g", "--resolve-param", "fuzzy_word_loc=88")
+    run(inp, tmp_path / "g", "--resolve-param", "fuzzy_word_loc=88")
     (joined,) = nigeria(tmp_path / "g")
     assert set(joined["aliases"]) >= {"Nigeria", "Nigerian"}
     assert json.loads(joined["resolution"])["rules"].endswith(";fuzzy_word_loc=88.0")
     assert "thresholds        fuzzy_word_loc=88.0" in capsys.readouterr().out
-    run(inp2, tmp_path / "g")  # and the defaults again
+    run(inp, tmp_path / "g")  # and the defaults again
     assert len(nigeria(tmp_path / "g")) == 2
 
 

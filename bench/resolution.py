@@ -121,7 +121,8 @@ class Evaluator:
         self.mentions = mentions
         self.nodes = nodes_of_mentions(mentions)
         self.pairs = candidate_pairs(self.nodes.values())
-        self.mention_node = {m.mention_id: node_key(m.type, name_form(m.name, m.type).norm) for m in mentions}
+        self.mention_node = {m.mention_id: node_key(m.type, m.stands_for or name_form(m.name, m.type).norm)
+                             for m in mentions}
         self.mention_type = {m.mention_id: m.type for m in mentions}
         self._links: Dict[float, list] = {}
 

@@ -26,6 +26,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import Mention
 from mmkg.schemas.relations import NO_RELATION, implied_types
@@ -125,12 +126,15 @@ def load_corpus(data: str = DATA, files: Sequence[str] = FILES) -> List[CorpusPo
 
 
 def corpus_mentions(posts: Iterable[CorpusPost]) -> List[Mention]:
-    """The resolver's input: every typed mention with the other names of its post as context."""
+    """The resolver's input: every typed mention with the other names of its post as context and, for
+    a short form of a longer person name of its post, that name (as ``resolver.mentions_of_post``)."""
     out = []
     for p in posts:
         names = [m.name for m in p.mentions]
+        targets = stands_for([(m.name, m.type) for m in p.mentions])
         for i, m in enumerate(p.mentions):
-            out.append(Mention(m.ref, p.post_id, m.name, m.type, tuple(n for j, n in enumerate(names) if j != i)))
+            out.append(Mention(m.ref, p.post_id, m.name, m.type, tuple(n for j, n in enumerate(names) if j != i),
+                               targets[i]))
     return out
 
 

@@ -138,6 +138,12 @@ def _why(entity: Dict[str, Any], several: bool) -> None:
         if not merged and not d.get("firm") and d.get("dependent"):
             other = d["b"] if d["dependent"] == d["a"] else d["a"]
             print(f"{head}  ({d['dependent']}: {what_it_needs(d['dependent'], other, d['rule'], params)})")
+    for a in record.get("aliases", ()):
+        if a.get("stands_for"):
+            posts = a.get("posts", ())
+            print(f"{head}in its posts, {a['name']!r} is this entity: written beside {record['name']!r} "
+                  f"({len(posts)} post{'s' if len(posts) != 1 else ''}: {', '.join(posts[:5])}"
+                  + (" ..." if len(posts) > 5 else "") + ")")
 
 
 def _evidence(driver, database, head: str, rel: str, tail: str, args) -> int:

@@ -45,13 +45,15 @@ def entity_key(name: str, etype: str) -> str:
 
 # A resolved identity of a name: (entity key, canonical name), or None to keep the exact key.
 # The graph writer gets one from entity resolution (transforms.graph_writer); kg does not resolve.
-Identity = Callable[[str, str], Optional[Tuple[str, str]]]
+# It is asked with the post the name is written in: a short form may stand for a longer name of its post.
+Identity = Callable[[str, str, str], Optional[Tuple[str, str]]]
 
 ENTITY = "entity"
 
 
-def _identify(name: str, etype: str, identity: Optional[Identity], out: Dict[str, Any], prefix: str = "") -> None:
-    found = identity(name, etype) if identity is not None else None
+def _identify(name: str, etype: str, post_id: str, identity: Optional[Identity], out: Dict[str, Any],
+              prefix: str = "") -> None:
+    found = identity(name, etype, post_id) if identity is not None else None
     if found is not None:
         out[prefix + "key"], out[prefix + "canonical"] = found
 
@@ -75,7 +77,7 @@ def post_row(post: Post, identity: Optional[Identity] = None) -> Dict[str, Any]:
         name = _clean_name(m.text)
         if m.type in ENTITY_TYPES and normalise_name(name):
             mention = {"name": name, "type": m.type}
-            _identify(name, m.type, identity, mention)
+            _identify(name, m.type, post.post_id, identity, mention)
             mentions.append(mention)
     image = None
     if post.image is not None:
@@ -125,8 +127,8 @@ def triple_row(triple: Triple, identity: Optional[Identity] = None) -> Dict[str,
         "guide_version": triple.guide_version or "",
         "llm_model": triple.llm_model or "",
     }
-    _identify(head, triple.head_type, identity, row, "head_")
-    _identify(tail, triple.tail_type, identity, row, "tail_")
+    _identify(head, triple.head_type, triple.post_id, identity, row, "head_")
+    _identify(tail, triple.tail_type, triple.post_id, identity, row, "tail_")
     return row
 
 

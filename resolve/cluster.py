@@ -93,8 +93,9 @@ def canonical_node(members: Sequence[NameNode]) -> NameNode:
 
 
 def display_name(node: NameNode) -> str:
-    """The surface form of a node used in the most posts (then not a handle, then the first)."""
-    return min(node.aliases, key=lambda a: (-len(a.post_ids), a.name[:1] in "@#", a.name)).name
+    """The surface form of a node used in the most posts (then not a handle, then the first); never a
+    short form that stands for it in a post ("Kim" beside "Kim Kardashian")."""
+    return min(node.aliases, key=lambda a: (bool(a.stands_for), -len(a.post_ids), a.name[:1] in "@#", a.name)).name
 
 
 def entity_records(nodes: Dict[str, NameNode], uf: UnionFind,
@@ -112,7 +113,7 @@ def entity_records(nodes: Dict[str, NameNode], uf: UnionFind,
     out: Dict[str, EntityRecord] = {}
     for members in groups.values():
         canon = canonical_node(members)
-        aliases: List[Alias] = sorted((a for n in members for a in n.aliases), key=lambda a: a.name)
+        aliases: List[Alias] = sorted((a for n in members for a in n.aliases), key=lambda a: (a.name, a.stands_for))
         decs = {(d.pair, d.rule): d for n in members for d in touching.get(n.key, ())}
         out[canon.key] = EntityRecord(
             key=canon.key, name=display_name(canon), type=canon.type, aliases=tuple(aliases),

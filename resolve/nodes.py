@@ -29,10 +29,14 @@ class NameNode:
 
     @cached_property
     def form(self) -> NameForm:
-        # Every alias has this norm; the first is as good as any for the derived fields but
-        # ``handle`` (handle only if every alias is one).
-        f = name_form(self.aliases[0].name, self.type)
-        handle = all(name_form(a.name, self.type).handle for a in self.aliases)
+        # Every alias of its own (not a short form standing for this node in a post) has this norm;
+        # the first is as good as any for the derived fields but ``handle`` (handle only if every
+        # one is).
+        own = [a for a in self.aliases if not a.stands_for]
+        if not own:
+            return name_form(self.norm, self.type)
+        f = name_form(own[0].name, self.type)
+        handle = all(name_form(a.name, self.type).handle for a in own)
         return NameForm(f.norm, f.tokens, f.compact, f.acronym, handle)
 
     @cached_property
@@ -56,21 +60,27 @@ def context_tokens(names: Iterable[str], own: str = "") -> Tuple[str, ...]:
 
 
 def _merge_aliases(groups: Iterable[Iterable[Alias]]) -> Tuple[Alias, ...]:
-    posts: Dict[str, set] = {}
-    ctx: Dict[str, set] = {}
+    posts: Dict[Tuple[str, str], set] = {}
+    ctx: Dict[Tuple[str, str], set] = {}
     for group in groups:
         for a in group:
-            posts.setdefault(a.name, set()).update(a.post_ids)
-            ctx.setdefault(a.name, set()).update(a.context)
-    return tuple(Alias(n, tuple(sorted(posts[n])), tuple(sorted(ctx[n]))) for n in sorted(posts))
+            k = (a.name, a.stands_for)
+            posts.setdefault(k, set()).update(a.post_ids)
+            ctx.setdefault(k, set()).update(a.context)
+    return tuple(Alias(k[0], tuple(sorted(posts[k])), tuple(sorted(ctx[k])), k[1]) for k in sorted(posts))
 
 
 def node_of_mention(m: Mention) -> NameNode:
-    """The one-mention node of a mention (empty normal form: raises ValueError)."""
+    """The one-mention node of a mention (empty normal form: raises ValueError). A short form that
+    stands for a longer name of its post (``m.stands_for``) is a mention of that name's node."""
     form = name_form(m.name, m.type)
     if form.empty:
         raise ValueError(f"a name with nothing to compare: {m.name!r}")
     surface = " ".join(m.name.split())
+    if m.stands_for:
+        # Its context leaves out the name it stands for, as that name's own mention does.
+        alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.stands_for), m.stands_for)
+        return NameNode(node_key(m.type, m.stands_for), m.type, m.stands_for, (alias,))
     alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name))
     return NameNode(node_key(m.type, form.norm), m.type, form.norm, (alias,))
 
@@ -94,15 +104,15 @@ def nodes_of_mentions(mentions: Iterable[Mention]) -> Dict[str, NameNode]:
 
 
 def nodes_of_records(records: Iterable[EntityRecord]) -> Dict[str, NameNode]:
-    """The name nodes a set of entity records holds (aliases regrouped by normal form)."""
+    """The name nodes a set of entity records holds (aliases regrouped by the node they belong to)."""
     by_key: Dict[str, List[NameNode]] = {}
     for r in records:
         for a in r.aliases:
-            form = name_form(a.name, r.type)
-            if form.empty:
+            norm = a.stands_for or name_form(a.name, r.type).norm
+            if not norm:
                 continue
-            key = node_key(r.type, form.norm)
-            by_key.setdefault(key, []).append(NameNode(key, r.type, form.norm, (a,)))
+            key = node_key(r.type, norm)
+            by_key.setdefault(key, []).append(NameNode(key, r.type, norm, (a,)))
     return {k: combine_nodes(v) for k, v in by_key.items()}
 
 

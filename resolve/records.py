@@ -33,6 +33,9 @@ class Mention:
     name: str
     type: str
     context: Tuple[str, ...] = ()
+    # The normal form of the longer name of the same post this one is a short form of ("Kim" beside
+    # "Kim Kardashian": "kim kardashian"), or "" (``resolve.inpost``).
+    stands_for: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,32 @@ class Alias:
     name: str
     post_ids: Tuple[str, ...] = ()
     context: Tuple[str, ...] = ()
+    # A short form written beside the full name in its posts ("Kim" in posts that also name "Kim
+    # Kardashian"): the normal form of the node it belongs to, in those posts only; "" for a name
+    # that belongs to the node of its own normal form.
+    stands_for: str = ""
+
+    def node(self, etype: str) -> str:
+        """The key of the name node this alias belongs to."""
+        return node_key(etype, self.stands_for or normalise(self.name, etype))
+
+
+def post_node(post_id: str, node: str) -> str:
+    """The key of a name node in one post (:attr:`Resolution.in_post`)."""
+    return f"{post_id}\t{node}"
+
+
+def in_post_nodes(entities) -> Dict[str, str]:
+    """``post_node(post, short node)`` -> the node its short form stands for in that post, over the
+    aliases of ``entities`` (:class:`EntityRecord`)."""
+    out: Dict[str, str] = {}
+    for e in entities:
+        for a in e.aliases:
+            if a.stands_for:
+                short = node_key(e.type, normalise(a.name, e.type))
+                for p in a.post_ids:
+                    out[post_node(p, short)] = a.node(e.type)
+    return out
 
 
 # Decision rules. ``normalised`` ties surface forms of one node; the others tie two nodes.
@@ -115,6 +144,11 @@ class EntityRecord:
         return tuple(a.name for a in self.aliases)
 
 
+def _node_in(in_post: Dict[str, str], name: str, etype: str, post_id: Optional[str]) -> str:
+    node = node_key(etype, normalise(name, etype))
+    return in_post.get(post_node(post_id, node), node) if post_id is not None and in_post else node
+
+
 @dataclass(frozen=True)
 class Identities:
     """What a graph writer needs of a :class:`Resolution`: name node -> entity key, entity key ->
@@ -123,13 +157,15 @@ class Identities:
 
     node_entity: Dict[str, str]
     names: Dict[str, str]
+    in_post: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, resolution: "Resolution") -> "Identities":
-        return cls(dict(resolution.node_entity), {k: e.name for k, e in resolution.entities.items()})
+        return cls(dict(resolution.node_entity), {k: e.name for k, e in resolution.entities.items()},
+                   dict(resolution.in_post))
 
-    def key_of(self, name: str, etype: str) -> Optional[str]:
-        return self.node_entity.get(node_key(etype, normalise(name, etype)))
+    def key_of(self, name: str, etype: str, post_id: Optional[str] = None) -> Optional[str]:
+        return self.node_entity.get(_node_in(self.in_post, name, etype, post_id))
 
     def name_of(self, key: str) -> str:
         return self.names[key]
@@ -149,7 +185,9 @@ class Resolution:
       evidence undid an attachment): the posts whose every name for the old entity now belongs to
       the new one, so that their mentions and the facts they alone support follow the name;
     - ``read``: for each redirected entity, the digest of its record as the run read it (set by the
-      Beam stage; the graph writer folds an entity away only if its record is still that one).
+      Beam stage; the graph writer folds an entity away only if its record is still that one);
+    - ``in_post``: where a short form stands for a longer name of its post (``post_node(post, node)``
+      -> node, :func:`in_post_nodes`): ``key_of(name, type, post_id)`` looks a name up in its post.
     """
 
     entities: Dict[str, EntityRecord] = field(default_factory=dict)
@@ -159,9 +197,10 @@ class Resolution:
     decisions: Tuple[Decision, ...] = ()
     moves: Tuple[Tuple[str, str, Tuple[str, ...]], ...] = ()
     read: Dict[str, Optional[str]] = field(default_factory=dict)
+    in_post: Dict[str, str] = field(default_factory=dict)
 
-    def key_of(self, name: str, etype: str) -> Optional[str]:
-        return self.node_entity.get(node_key(etype, normalise(name, etype)))
+    def key_of(self, name: str, etype: str, post_id: Optional[str] = None) -> Optional[str]:
+        return self.node_entity.get(_node_in(self.in_post, name, etype, post_id))
 
     def name_of(self, key: str) -> str:
         return self.entities[key].name

@@ -19,19 +19,31 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import ATTACH, cluster, entity_records
+from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.nodes import merge_node_maps, nodes_of_mentions, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
-from mmkg.resolve.records import MANUAL_SPLIT, AltName, Decision, EntityRecord, Mention, Resolution, node_key
+from mmkg.resolve.records import (
+    MANUAL_SPLIT,
+    AltName,
+    Decision,
+    EntityRecord,
+    Mention,
+    Resolution,
+    in_post_nodes,
+    node_key,
+)
 from mmkg.resolve.scoring import DEFAULT, RULES, Params, rules_of, score_pair
 
 
 def mentions_of_post(post_id: str, names: Sequence[Tuple[str, str]], id_prefix: str = "") -> List[Mention]:
-    """The mentions of one post from its (name, type) list, each with the others as context.
-    Mention ids are ``post_id#i`` (the i-th name), or ``id_prefix + ...`` when given."""
+    """The mentions of one post from its (name, type) list, each with the others as context and, for a
+    short form of a longer person name of the post, that name (``inpost.stands_for``). Mention ids
+    are ``post_id#i`` (the i-th name), or ``id_prefix + ...`` when given."""
     out = []
+    targets = stands_for(names)
     for i, (name, etype) in enumerate(names):
         others = tuple(n for j, (n, _) in enumerate(names) if j != i)
-        out.append(Mention(f"{id_prefix or post_id}#{i}", post_id, name, etype, others))
+        out.append(Mention(f"{id_prefix or post_id}#{i}", post_id, name, etype, others, targets[i]))
     return out
 
 
@@ -109,13 +121,12 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
             node_entity[k] = e.key
     mention_entity = {}
     for m in mentions:
-        form = name_form(m.name, m.type)
-        k = node_key(m.type, form.norm)
+        k = node_key(m.type, m.stands_for or name_form(m.name, m.type).norm)
         if k in node_entity:
             mention_entity[m.mention_id] = node_entity[k]
     redirects, moves = carried_over(existing, node_entity)
     return Resolution(entities=entities, node_entity=node_entity, mention_entity=mention_entity,
-                      redirects=redirects, moves=moves,
+                      redirects=redirects, moves=moves, in_post=in_post_nodes(entities.values()),
                       decisions=tuple(sorted(links + attachments, key=lambda d: (d.pair, d.rule))))
 
 
@@ -131,7 +142,7 @@ def carried_over(existing: Sequence[EntityRecord], node_entity: Dict[str, str]
         holder = node_entity.get(r.key, r.key)
         went: Dict[str, Set[str]] = {}
         for a in r.aliases:
-            to = node_entity.get(node_key(r.type, name_form(a.name, r.type).norm), holder)
+            to = node_entity.get(a.node(r.type), holder)
             for post in a.post_ids:
                 went.setdefault(post, set()).add(to)
         by_target: Dict[str, List[str]] = {}
@@ -154,7 +165,8 @@ def explain(res: Resolution, name: str, etype: Optional[str] = None) -> List[str
         e = res.entities[key]
         lines.append(f"{e.key}  {e.name!r}  ({len(e.aliases)} aliases, {len(e.nodes)} name nodes)")
         for a in e.aliases:
-            lines.append(f"  alias {a.name!r}: posts {', '.join(a.post_ids[:10])}"
+            short = f" (beside {a.stands_for!r} in its posts)" if a.stands_for else ""
+            lines.append(f"  alias {a.name!r}{short}: posts {', '.join(a.post_ids[:10])}"
                          + (" ..." if len(a.post_ids) > 10 else ""))
         for d in e.decisions:
             feats = ", ".join(f"{k}={v:g}" for k, v in d.features)

@@ -14,7 +14,7 @@ String relations (first that holds):
   words must be equal ("Kim Jong Un" / "Kim Jong Il" is no link); two single words by where they
   differ (``fuzzy_min``: by default only a handle's number, "StephenCurry" / "StephenCurry30");
 - ``subset``: the words of one are a proper part of the other's ("Trump" / "Donald Trump"), in
-  order and in one run when they are several (``_part_of``);
+  order and in one run when they are several (``part_of``);
 - ``acronym``: one is the initials of the other ("US" / "United States");
 - ``handle-affix``: a handle that did not segment starts or ends with the other name
   ("@chelseafc" / "Chelsea");
@@ -45,7 +45,7 @@ from mmkg.resolve.records import ACCOUNT, ACRONYM, ALT_NAMES, COMPACT, FUZZY, HA
 # The version of the linking rules. Change it with any change to normalisation, blocking, scoring
 # or the kinds that makes a link recorded by an earlier run differ from what scoring gives now: a
 # run re-scores the pairs of entities recorded under other rules instead of keeping their links.
-RULES = "2026-12-07.2"
+RULES = "2026-12-07.3"
 NEVER = float("inf")  # a threshold no context score reaches
 FUZZY_MIN_LEN = 5
 SHORT_CHARS = 3  # a single word this short ("Kim", "Un", "US") is ambiguous
@@ -297,7 +297,7 @@ def _fuzzy(ta: Tuple[str, ...], tb: Tuple[str, ...], min_ratio: float) -> Option
 GENERATIONS = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
-def _part_of(short: Tuple[str, ...], long_: Tuple[str, ...], etype: str) -> bool:
+def part_of(short: Tuple[str, ...], long_: Tuple[str, ...], etype: str) -> bool:
     """Whether a name whose words are a subset of another's can be a short form of it.
 
     A name of several words must be a run of the other's words, in order: "Star Fox" is no short
@@ -330,7 +330,7 @@ def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optio
     sa, sb = set(fa.tokens), set(fb.tokens)
     if sa < sb or sb < sa:
         short, long_ = (a, b) if sa < sb else (b, a)
-        if not _part_of(short.form.tokens, long_.form.tokens, short.type):
+        if not part_of(short.form.tokens, long_.form.tokens, short.type):
             return None
         sim = 100.0 * len(short.form.compact) / max(1, len(long_.form.compact))
         return SUBSET, sim, short.key

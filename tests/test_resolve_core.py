@@ -3,8 +3,9 @@ import random
 
 import pytest
 
-from mmkg.resolve import AltName, mentions_of_post, resolve, undo
+from mmkg.resolve import AltName, explain, mentions_of_post, resolve, undo
 from mmkg.resolve.blocking import block_keys, candidate_pairs
+from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import normalise
 from mmkg.resolve.unionfind import UnionFind
@@ -82,7 +83,8 @@ def test_union_find_label_does_not_depend_on_union_order():
 
 
 def test_blocking_keys_carry_the_type_and_pairs_never_cross_types():
-    ms = mentions_of_post("p", [("Washington", "PER"), ("Washington", "LOC"), ("George Washington", "PER")])
+    ms = (mentions_of_post("p", [("Washington", "PER"), ("Washington", "LOC")])
+          + mentions_of_post("q", [("George Washington", "PER")]))
     nodes = nodes_of_mentions(ms)
     for n in nodes.values():
         assert all(k.startswith(n.type + "|") for k, _ in block_keys(n))
@@ -135,6 +137,66 @@ def test_kim_merges_with_kim_jong_un_on_strong_context():
     res = resolve(ms)
     assert _same(res, ("Kim", "PER"), ("Kim Jong Un", "PER"))
     assert _same(res, ("Trump", "PER"), ("Donald Trump", "PER"))
+
+
+# -- a short form beside the full name in one post ----------------------------------------------
+
+
+@pytest.mark.parametrize("names,expected", [
+    ([("Demi Lovato", "PER"), ("Demi", "PER")], ["", "demi lovato"]),
+    # two persons it could be: neither
+    ([("Kim", "PER"), ("Kim Jong Un", "PER"), ("Kim Kardashian", "PER")], ["", "", ""]),
+    # a chain of forms: all to the longest
+    ([("Trump", "PER"), ("Donald Trump", "PER"), ("Donald J. Trump", "PER")],
+     ["donald j trump", "donald j trump", ""]),
+    # another generation is another person, so "Trump" has two to choose from
+    ([("Trump", "PER"), ("Donald Trump", "PER"), ("Donald Trump Jr.", "PER")], ["", "", ""]),
+    # persons only: a place inside a longer name of its post is mostly another thing
+    ([("Berlin", "LOC"), ("Berlin Wall", "LOC")], ["", ""]),
+    ([("Boston", "ORG"), ("Boston Celtics", "ORG")], ["", ""]),
+    ([("Lovato", "LOC"), ("Demi Lovato", "PER")], ["", ""]),
+    # words scattered in the longer name are no short form of it
+    ([("Jong Kim", "PER"), ("Kim Jong Un", "PER")], ["", ""]),
+])
+def test_a_short_form_stands_for_the_one_longer_person_name_of_its_post(names, expected):
+    assert stands_for(names) == expected
+
+
+def _kims():
+    """Kim Kardashian beside her first name in two posts; Kim Jong Un's context around a bare "Kim"."""
+    ms = mentions_of_post("k1", [("Kim Kardashian", "PER"), ("Kim", "PER"), ("Kanye West", "PER")])
+    ms += mentions_of_post("k2", [("Kim", "PER"), ("Kim Kardashian", "PER")])
+    ms += mentions_of_post("j1", [("Kim Jong Un", "PER"), ("Trump", "PER"), ("Singapore", "LOC"),
+                                  ("Pyongyang", "LOC")])
+    ms += mentions_of_post("j2", [("Kim", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC")])
+    return ms
+
+
+def test_a_first_name_beside_the_full_name_is_that_person_in_its_post_only():
+    res = resolve(_kims())
+    kardashian, kim_jong_un = res.key_of("Kim Kardashian", "PER"), res.key_of("Kim Jong Un", "PER")
+    assert kardashian != kim_jong_un
+    assert res.key_of("Kim", "PER", "k1") == res.key_of("Kim", "PER", "k2") == kardashian
+    # The posts that spell her name out are no evidence about the bare "Kim": it follows its own
+    # context to Kim Jong Un, and takes none of her posts along.
+    assert res.key_of("Kim", "PER", "j2") == res.key_of("Kim", "PER") == kim_jong_un
+    e = res.entities[kardashian]
+    short = [a for a in e.aliases if a.stands_for]
+    assert [(a.name, a.post_ids, a.stands_for) for a in short] == [("Kim", ("k1", "k2"), "kim kardashian")]
+    assert e.name == "Kim Kardashian"
+    assert {a.name: a.post_ids for a in res.entities[kim_jong_un].aliases}["Kim"] == ("j2",)
+    assert any("beside 'kim kardashian'" in line for line in explain(res, "Kim Kardashian"))
+
+
+def test_a_run_over_posts_with_short_forms_in_halves_equals_the_whole():
+    ms = _kims()
+    for order in (ms, ms[::-1]):
+        whole = resolve(order)
+        one = resolve(order[:5])
+        two = resolve(order[5:], existing=list(one.entities.values()))
+        assert two.entities == whole.entities
+        assert two.in_post == whole.in_post == {"k1\tPER:kim": "PER:kim kardashian",
+                                                "k2\tPER:kim": "PER:kim kardashian"}
 
 
 def test_an_ambiguous_surname_stays_apart_when_two_people_compete():
@@ -436,7 +498,14 @@ def test_single_word_spelling_links_go_by_where_the_words_differ_and_by_type():
 def test_a_records_version_names_the_thresholds_that_made_it():
     from dataclasses import replace as _replace
 
-    from mmkg.resolve.scoring import DEFAULT, NEVER, RULES, params_of, rules_of, what_it_needs
+    from mmkg.resolve.scoring import (
+        DEFAULT,
+        NEVER,
+        RULES,
+        params_of,
+        rules_of,
+        what_it_needs,
+    )
 
     assert rules_of(DEFAULT) == RULES and params_of(RULES) == DEFAULT and params_of("") == DEFAULT
     looser = _replace(DEFAULT, ctx_word=1.0, ctx_word_loc=2.0, alt_alone=3)

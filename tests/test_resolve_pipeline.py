@@ -218,6 +218,23 @@ def test_records_read_back_from_json_resolve_a_later_run_like_the_whole():
     assert later.entities == whole.entities
 
 
+def test_a_short_form_read_back_from_json_stays_with_the_name_it_stands_for():
+    def post(pid, *names):
+        return Post(pid, "x", entities=tuple(EntityMention(n, 0, 1, t, "ner") for n, t in names))
+
+    kims = [post("k1", ("Kim Kardashian", "PER"), ("Kim", "PER"), ("Kanye West", "PER")),
+            post("j1", ("Kim Jong Un", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC")),
+            post("j2", ("Kim", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC"))]
+    whole = beam_resolve(kims, [])
+    first = beam_resolve(kims[:1], [])
+    known = KnownEntities.of_graph([{"key": r.key, "resolution": record_json(r)} for r in first.entities.values()])
+    assert list(known.records) == list(first.entities.values())
+    later = beam_resolve(kims[1:], [], known)
+    assert later.entities == whole.entities and later.in_post == whole.in_post
+    assert later.key_of("Kim", "PER", "k1") == later.key_of("Kim Kardashian", "PER")
+    assert later.key_of("Kim", "PER", "j2") == later.key_of("Kim Jong Un", "PER")
+
+
 def test_the_beam_stage_scores_again_the_links_of_records_made_under_older_rules():
     first = beam_resolve(POSTS[:1], TRIPLES[:1])
     louvre = first.entities[first.key_of("Louvre", "LOC")]
@@ -272,6 +289,30 @@ def test_a_name_split_off_by_new_evidence_takes_its_posts_mentions_and_facts_alo
     assert ("c", "PER:trump") in mentions and ("c", "PER:donald trump") not in mentions
     # every fact with the posts that support it, as one run over all posts has them
     assert support(snap) == support(whole_snap)
+
+
+def test_a_first_name_beside_the_full_name_goes_to_that_person_in_the_graph(tmp_path, capsys):
+    """A real run: "Kim" in the two posts that name Kim Kardashian is hers (mention and fact), the
+    bare "Kim" among Kim Jong Un's context is his; neither takes the other's posts along."""
+    posts = [entity_post("k1", ("Kim Kardashian", "PER"), ("Kim", "PER"), ("Kanye West", "PER")),
+             entity_post("k2", ("Kim", "PER"), ("Kim Kardashian", "PER"), ("Kanye West", "PER")),
+             entity_post("j1", ("Kim Jong Un", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC")),
+             entity_post("j2", ("Kim", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC"))]
+    run(example_input(tmp_path / "in", posts), tmp_path / "g")
+    snap, entities = graph_state(tmp_path / "g")
+    mentions = {(s, e) for t, s, e, _ in snap["relationships"] if t == "MENTIONS"}
+    assert {("k1", "PER:kim kardashian"), ("k2", "PER:kim kardashian"), ("j2", "PER:kim jong un")} <= mentions
+    assert not {e for p, e in mentions if p == "j2"} & {"PER:kim kardashian", "PER:kim"}
+    assert "PER:kim" not in entities
+    assert "Kim" in entities["PER:kim kardashian"]["aliases"] and "Kim" in entities["PER:kim jong un"]["aliases"]
+    # Facts of the posts follow their mentions: none links Kim Kardashian's posts to Kim Jong Un.
+    facts = {(s, e) for t, s, e, _ in snap["relationships"] if t not in ("MENTIONS", "DEPICTS", "HAS_IMAGE")}
+    assert not {x for x in facts if "PER:kim jong un" in x} & {x for x in facts if "PER:kanye west" in x}
+    capsys.readouterr()
+    assert query_main(["entity", "Kim", "--data-dir", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert "entity: Kim Jong Un (PER); Kim Kardashian (PER)" in out
+    assert "in its posts, 'Kim' is this entity: written beside 'Kim Kardashian' (2 posts: k1, k2)" in out
 
 
 def support(snap):

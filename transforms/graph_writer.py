@@ -37,8 +37,8 @@ def identity_of(resolution):
     if resolution is None:
         return None
 
-    def identity(name: str, etype: str):
-        key = resolution.key_of(name, etype)
+    def identity(name: str, etype: str, post_id: str):
+        key = resolution.key_of(name, etype, post_id)
         if key is None:
             return None
         return key, resolution.name_of(key)

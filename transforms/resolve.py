@@ -40,7 +40,16 @@ from mmkg.resolve.blocking import block_keys, block_pairs
 from mmkg.resolve.cluster import cluster, entity_records
 from mmkg.resolve.nodes import ENTITY_TYPES, combine_nodes, node_of_mention, nodes_of_records
 from mmkg.resolve.normalise import name_form, normalise
-from mmkg.resolve.records import MANUAL_SPLIT, Alias, AltName, Decision, EntityRecord, Resolution, node_key
+from mmkg.resolve.records import (
+    MANUAL_SPLIT,
+    Alias,
+    AltName,
+    Decision,
+    EntityRecord,
+    Resolution,
+    in_post_nodes,
+    node_key,
+)
 from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post, stale_nodes
 from mmkg.resolve.scoring import DEFAULT, Params, rules_of, score_pair
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
@@ -205,7 +214,7 @@ class _Cluster(beam.DoFn):
         self._merges.inc(len(nodes) - len(entities))
         yield Resolution(entities=entities, node_entity=node_entity, mention_entity={}, redirects=redirects,
                          moves=moves, decisions=tuple(sorted(links, key=lambda d: (d.pair, d.rule))),
-                         read=redirect_reads(redirects, known))
+                         read=redirect_reads(redirects, known), in_post=in_post_nodes(entities.values()))
 
 
 class ResolveEntities(beam.PTransform):
@@ -315,7 +324,8 @@ def record_json(record: EntityRecord, alt_names: Iterable[AltName] = ()) -> str:
                   if a.type == record.type and (_node_of(a.head, a.type) in nodes or _node_of(a.tail, a.type) in nodes)})
     return json.dumps({
         "key": record.key, "name": record.name, "type": record.type, "nodes": list(record.nodes),
-        "aliases": [{"name": a.name, "posts": list(a.post_ids), "context": list(a.context)} for a in record.aliases],
+        "aliases": [dict({"name": a.name, "posts": list(a.post_ids), "context": list(a.context)},
+                         **({"stands_for": a.stands_for} if a.stands_for else {})) for a in record.aliases],
         "decisions": [{"a": d.a, "b": d.b, "rule": d.rule, "score": d.score, "firm": d.firm,
                        "dependent": d.dependent, "features": [list(f) for f in d.features]}
                       for d in record.decisions],
@@ -335,7 +345,8 @@ def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
     d = json.loads(text)
     record = EntityRecord(
         key=d["key"], name=d["name"], type=d["type"],
-        aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"])) for a in d["aliases"]),
+        aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"]), str(a.get("stands_for", "")))
+                      for a in d["aliases"]),
         decisions=tuple(Decision(x["a"], x["b"], x["rule"], float(x["score"]), bool(x["firm"]), x["dependent"],
                                  tuple((str(k), float(v)) for k, v in x["features"])) for x in d["decisions"]),
         nodes=tuple(d["nodes"]), rules=str(d.get("rules", "")))

@@ -47,6 +47,16 @@ class NameNode:
     def context(self) -> FrozenSet[str]:
         return frozenset(t for a in self.aliases for t in a.context)
 
+    @cached_property
+    def beside(self) -> Dict[str, FrozenSet[str]]:
+        """The normal form of each short form written beside this name in one post ("trump" beside
+        "Donald Trump") -> those posts."""
+        out: Dict[str, set] = {}
+        for a in self.aliases:
+            if a.stands_for:
+                out.setdefault(name_form(a.name, self.type).norm, set()).update(a.post_ids)
+        return {k: frozenset(v) for k, v in out.items()}
+
 
 def context_tokens(names: Iterable[str], own: str = "") -> Tuple[str, ...]:
     """The tokens of the co-occurring names (normal forms), minus the mention's own name's."""

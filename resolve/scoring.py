@@ -347,7 +347,10 @@ def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optio
 
 def context_features(a: NameNode, b: NameNode, alt_posts: int = 0) -> Tuple[Tuple[str, float], ...]:
     own = set(a.form.tokens) | set(b.form.tokens)
-    shared_posts = len(a.posts & b.posts)
+    # A post that writes one name beside the other ("Trump" beside "Donald Trump") is a shared post
+    # although its short form is a mention of the long name's node (``inpost``); its context is
+    # not shared evidence, being one post's.
+    shared_posts = len(a.posts & b.posts | b.beside.get(a.norm, frozenset()) | a.beside.get(b.norm, frozenset()))
     shared_ctx = len((a.context & b.context) - own)
     return (("shared_posts", float(shared_posts)), ("shared_context", float(shared_ctx)),
             ("alt_posts", float(alt_posts)))

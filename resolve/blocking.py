@@ -13,6 +13,8 @@ block of the token ``john`` costs (names that are just "John") x (names with "Jo
   suffixes (``@chelseafc`` / "Chelsea" when the handle did not segment);
 - ``a:`` acronyms: exact for a short single word, part for the initials of a longer name ("US" /
   "United States");
+- ``k:`` a place's known code: exact for the code ("NJ"), part for the name it stands for ("New
+  Jersey"), from ``abbreviations``;
 - ``m:`` MinHash/LSH on character 3-grams (bands of rows, a fixed seed, crc32, no process-salted
   hash): exact for every name of five letters or more; spelling variants ("Zuckerburg").
 
@@ -28,6 +30,7 @@ from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
 import numpy as np
 
+from mmkg.resolve.abbreviations import FULL_NAMES, PLACE, expansions
 from mmkg.resolve.nodes import NameNode
 
 EXACT, PART = True, False
@@ -79,6 +82,13 @@ def block_keys(node: NameNode) -> List[Tuple[str, bool]]:
         put(f"{t}|a:{f.compact}", EXACT)
     if f.acronym:
         put(f"{t}|a:{f.acronym}", PART)
+    if t == PLACE:
+        # A place's code meets the names it stands for ("TX" / "Texas": no shared letters to block on).
+        if len(f.tokens) == 1:
+            for full in expansions(f.compact):
+                put(f"{t}|k:{full}", EXACT)
+        if node.norm in FULL_NAMES:
+            put(f"{t}|k:{node.norm}", PART)
     if len(f.compact) >= MIN_LSH_CHARS:
         sig = minhash(f.compact)
         for b in range(LSH_BANDS):

@@ -91,6 +91,7 @@ COMPACT = "compact"  # same letters without spaces: "@KimJongUn" / "Kim Jong Un"
 FUZZY = "fuzzy"  # same token count, every token equal or a close spelling (rapidfuzz)
 SUBSET = "subset"  # one name's words are a part of the other's: "Trump" / "Donald Trump"
 ACRONYM = "acronym"  # "US" / "United States"
+KNOWN_CODE = "known-code"  # a place's code that stands for one place: "NJ" / "New Jersey"
 HANDLE_AFFIX = "handle-affix"  # a handle that starts or ends with the other name: "@nytimes"...
 ACCOUNT = "account"  # a handle written as the other name's account: "@LouvreMuseum" / "Louvre"
 ALT_NAMES = "alt-names"  # an alternate_names triple, with no string relation

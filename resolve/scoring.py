@@ -13,6 +13,8 @@ String relations (first that holds):
   words of ``FUZZY_MIN_LEN`` letters or more, a rapidfuzz ratio >= ``params.fuzzy``: firm. Short
   words must be equal ("Kim Jong Un" / "Kim Jong Il" is no link); two single words by where they
   differ (``fuzzy_min``: by default only a handle's number, "StephenCurry" / "StephenCurry30");
+- ``known-code``: a place's code that stands for one place (``abbreviations``: "NJ" / "New Jersey",
+  "#nyc" / "New York City"), written in capitals or as a tag: firm;
 - ``subset``: the words of one are a proper part of the other's ("Trump" / "Donald Trump"), in
   order and in one run when they are several (``part_of``);
 - ``acronym``: one is the initials of the other ("US" / "United States");
@@ -37,15 +39,26 @@ from typing import Iterable, Optional, Tuple
 
 from rapidfuzz.fuzz import ratio
 
+from mmkg.resolve.abbreviations import PLACE, expansions, is_code
 from mmkg.resolve.accounts import spells_account
 from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.normalise import NameForm, name_form
-from mmkg.resolve.records import ACCOUNT, ACRONYM, ALT_NAMES, COMPACT, FUZZY, HANDLE_AFFIX, SUBSET, Decision
+from mmkg.resolve.records import (
+    ACCOUNT,
+    ACRONYM,
+    ALT_NAMES,
+    COMPACT,
+    FUZZY,
+    HANDLE_AFFIX,
+    KNOWN_CODE,
+    SUBSET,
+    Decision,
+)
 
 # The version of the linking rules. Change it with any change to normalisation, blocking, scoring
 # or the kinds that makes a link recorded by an earlier run differ from what scoring gives now: a
 # run re-scores the pairs of entities recorded under other rules instead of keeping their links.
-RULES = "2026-12-07.3"
+RULES = "2026-12-07.4"
 NEVER = float("inf")  # a threshold no context score reaches
 FUZZY_MIN_LEN = 5
 SHORT_CHARS = 3  # a single word this short ("Kim", "Un", "US") is ambiguous
@@ -327,6 +340,11 @@ def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optio
     for h, other in ((a, b), (b, a)):
         if h.form.handle and not other.form.handle and spells_account(h.form.compact, other.form.compact, h.type):
             return ACCOUNT, 100.0 * len(other.form.compact) / len(h.form.compact), ""
+    for code, other in ((a, b), (b, a)):
+        if (code.type == PLACE and len(code.form.tokens) == 1
+                and other.norm in expansions(code.form.compact)
+                and is_code(al.name for al in code.aliases if not al.stands_for)):
+            return KNOWN_CODE, 100.0 * len(code.form.compact) / max(1, len(other.form.compact)), ""
     sa, sb = set(fa.tokens), set(fb.tokens)
     if sa < sb or sb < sa:
         short, long_ = (a, b) if sa < sb else (b, a)

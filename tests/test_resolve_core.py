@@ -139,6 +139,27 @@ def test_kim_merges_with_kim_jong_un_on_strong_context():
     assert _same(res, ("Trump", "PER"), ("Donald Trump", "PER"))
 
 
+# -- places' codes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code,full,etype,same", [
+    ("NJ", "New Jersey", "LOC", True),  # initials
+    ("TX", "Texas", "LOC", True),  # no letters in common to block on
+    ("#nyc", "New York City", "LOC", True),  # a tag in any case
+    ("D.C.", "Washington DC", "LOC", True),
+    ("LA", "Los Angeles", "LOC", False),  # also Louisiana: context decides
+    ("or", "Oregon", "LOC", False),  # a code is written in capitals
+    ("NJ", "New Jersey", "ORG", False),  # places only
+    ("GA", "Georgia", "LOC", False),  # Georgia is also a country
+])
+def test_a_places_code_joins_the_one_place_it_stands_for_without_context(code, full, etype, same):
+    ms = mentions_of_post("a", [(code, etype)]) + mentions_of_post("b", [(full, etype)])
+    res = resolve(ms)
+    assert _same(res, (code, etype), (full, etype)) is same
+    if same:
+        assert [d.rule for d in res.decisions] == ["known-code"]
+
+
 # -- a short form beside the full name in one post ----------------------------------------------
 
 

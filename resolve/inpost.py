@@ -3,9 +3,9 @@
 Within one post, a person written first in full and then by part of the name is one person; this is
 the within-document step that cross-document coreference starts from (Bagga and Baldwin, 1998).
 So such a mention belongs to the longer name's node, for its post only: "Kim" in a post that also
-names "Kim Kardashian" is hers, whatever the other posts' bare "Kim" turns out to be, and that post
-is no evidence that the name "Kim" at large is Kim Kardashian (a name node's shared posts are what
-attaches a first name to a full name, see ``scoring``).
+names "Kim Kardashian" is hers, whatever the other posts' bare "Kim" turns out to be. For the bare
+name at large that post is one shared post with the full name (``scoring.context_features``), and
+its other names are not shared context: one post's company says little of every other post's "Kim".
 
 Persons only. Read on the labelled pairs (docs/resolution.md): for other types a name inside a
 longer one of the same post is mostly another thing ("Berlin" / "Berlin Wall", "Earth" / "Earth

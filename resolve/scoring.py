@@ -29,7 +29,8 @@ triples of ``params.alt_alone`` posts link the two names. The context score:
     score = 2 * min(shared posts, 2) + min(shared context tokens, 5) + 3 * min(alt_names posts, 2)
 
 where shared posts are posts that mention both names (a tweet that names "Louvre" and tags
-@LouvreMuseum), and context tokens are the words of the other entities in the posts of each name
+@LouvreMuseum; or writes "Trump" beside "Donald Trump", a short form that is a mention of the
+longer name's node in its post, ``inpost``), and context tokens are the words of the other entities in the posts of each name
 ("Trump", "Singapore" around both "Kim" and "Kim Jong Un"), less the two names' own words.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, Decision, EntityRecord
-from mmkg.resolve.scoring import DEFAULT, RULES, Params, dependent_kind, threshold
+from mmkg.resolve.scoring import DEFAULT, RULES, Params, dependent_kind, place_code, threshold
 from mmkg.resolve.unionfind import UnionFind
 
 ATTACH = "attach"
@@ -86,9 +86,10 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
 
 
 def canonical_node(members: Sequence[NameNode]) -> NameNode:
-    """The node that names an entity: written as a name rather than a handle, of two words or more,
+    """The node that names an entity: written as a name rather than a handle or a place's code ("CA"
+    names no entity that holds "California", however often it is written), of two words or more,
     used in the most posts, then the longest, then the first by key."""
-    return min(members, key=lambda n: (n.form.handle, len(n.form.tokens) < 2, -len(n.posts),
+    return min(members, key=lambda n: (n.form.handle, place_code(n), len(n.form.tokens) < 2, -len(n.posts),
                                        -len(n.form.tokens), n.key))
 
 

@@ -30,8 +30,9 @@ triples of ``params.alt_alone`` posts link the two names. The context score:
 
 where shared posts are posts that mention both names (a tweet that names "Louvre" and tags
 @LouvreMuseum; or writes "Trump" beside "Donald Trump", a short form that is a mention of the
-longer name's node in its post, ``inpost``), and context tokens are the words of the other entities in the posts of each name
-("Trump", "Singapore" around both "Kim" and "Kim Jong Un"), less the two names' own words.
+longer name's node in its post, ``inpost``), and context tokens are the words of the other
+entities in the posts of each name ("Trump", "Singapore" around both "Kim" and "Kim Jong Un"), less
+the two names' own words.
 """
 from __future__ import annotations
 
@@ -330,6 +331,12 @@ def part_of(short: Tuple[str, ...], long_: Tuple[str, ...], etype: str) -> bool:
     return any(long_[i:i + n] == short for i in range(len(long_) - n + 1))
 
 
+def place_code(node: NameNode) -> bool:
+    """A place's name written as the known code of one place ("NJ", "#nyc"; ``abbreviations``)."""
+    return (node.type == PLACE and len(node.form.tokens) == 1 and bool(expansions(node.form.compact))
+            and is_code(al.name for al in node.aliases if not al.stands_for))
+
+
 def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optional[Tuple[str, float, str]]:
     """(rule, similarity 0-100, dependent key or "") for the first relation that holds, or None."""
     fa, fb = a.form, b.form
@@ -342,10 +349,12 @@ def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optio
         if h.form.handle and not other.form.handle and spells_account(h.form.compact, other.form.compact, h.type):
             return ACCOUNT, 100.0 * len(other.form.compact) / len(h.form.compact), ""
     for code, other in ((a, b), (b, a)):
-        if (code.type == PLACE and len(code.form.tokens) == 1
-                and other.norm in expansions(code.form.compact)
-                and is_code(al.name for al in code.aliases if not al.stands_for)):
-            return KNOWN_CODE, 100.0 * len(code.form.compact) / max(1, len(other.form.compact)), ""
+        if place_code(code):
+            if other.norm in expansions(code.form.compact):
+                return KNOWN_CODE, 100.0 * len(code.form.compact) / max(1, len(other.form.compact)), ""
+            # A code stands for its one place: no other name's initials or part ("CA" / "Collins
+            # Avenue", "CA" / "CA Dist 43").
+            return None
     sa, sb = set(fa.tokens), set(fb.tokens)
     if sa < sb or sb < sa:
         short, long_ = (a, b) if sa < sb else (b, a)

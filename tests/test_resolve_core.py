@@ -142,22 +142,36 @@ def test_kim_merges_with_kim_jong_un_on_strong_context():
 # -- places' codes -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code,full,etype,same", [
-    ("NJ", "New Jersey", "LOC", True),  # initials
-    ("TX", "Texas", "LOC", True),  # no letters in common to block on
-    ("#nyc", "New York City", "LOC", True),  # a tag in any case
-    ("D.C.", "Washington DC", "LOC", True),
-    ("LA", "Los Angeles", "LOC", False),  # also Louisiana: context decides
-    ("or", "Oregon", "LOC", False),  # a code is written in capitals
-    ("NJ", "New Jersey", "ORG", False),  # places only
-    ("GA", "Georgia", "LOC", False),  # Georgia is also a country
+_AROUND = [("Miami Beach", "LOC"), ("Art Deco", "MISC"), ("Ocean Drive", "LOC")]
+
+
+@pytest.mark.parametrize("code,full,etype,around,same", [
+    ("NJ", "New Jersey", "LOC", [], True),  # initials
+    ("TX", "Texas", "LOC", [], True),  # no letters in common to block on
+    ("#nyc", "New York City", "LOC", [], True),  # a tag in any case
+    ("D.C.", "Washington DC", "LOC", [], True),
+    ("LA", "Los Angeles", "LOC", [], False),  # also Louisiana: context decides
+    ("or", "Oregon", "LOC", [], False),  # a code is written in capitals
+    ("NJ", "New Jersey", "ORG", [], False),  # places only
+    ("GA", "Georgia", "LOC", [], False),  # Georgia is also a country
+    # a code is no other name's initials or part, whatever the context
+    ("CA", "Collins Avenue", "LOC", _AROUND, False),
+    ("CA", "CA Dist 43", "LOC", _AROUND, False),
 ])
-def test_a_places_code_joins_the_one_place_it_stands_for_without_context(code, full, etype, same):
-    ms = mentions_of_post("a", [(code, etype)]) + mentions_of_post("b", [(full, etype)])
+def test_a_places_code_joins_the_one_place_it_stands_for_without_context(code, full, etype, around, same):
+    ms = mentions_of_post("a", [(code, etype), *around]) + mentions_of_post("b", [(full, etype), *around])
     res = resolve(ms)
     assert _same(res, (code, etype), (full, etype)) is same
     if same:
         assert [d.rule for d in res.decisions] == ["known-code"]
+
+
+def test_a_place_is_named_by_its_name_not_its_code_however_often_the_code_is_written():
+    ms = [m for i in range(3) for m in mentions_of_post(f"c{i}", [("CA", "LOC")])]
+    ms += mentions_of_post("n", [("California", "LOC")])
+    res = resolve(ms)
+    e = res.entities[res.key_of("CA", "LOC")]
+    assert (e.key, e.name) == ("LOC:california", "California")
 
 
 # -- a short form beside the full name in one post ----------------------------------------------

@@ -226,6 +226,8 @@ def test_a_short_form_read_back_from_json_stays_with_the_name_it_stands_for():
             post("j1", ("Kim Jong Un", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC")),
             post("j2", ("Kim", "PER"), ("Trump", "PER"), ("Singapore", "LOC"), ("Pyongyang", "LOC"))]
     whole = beam_resolve(kims, [])
+    lib = library_resolve(kims, [])
+    assert whole.entities == lib.entities and whole.in_post == lib.in_post
     first = beam_resolve(kims[:1], [])
     known = KnownEntities.of_graph([{"key": r.key, "resolution": record_json(r)} for r in first.entities.values()])
     assert list(known.records) == list(first.entities.values())

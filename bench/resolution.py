@@ -44,7 +44,7 @@ from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import cluster
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
-from mmkg.resolve.records import FUZZY, node_key
+from mmkg.resolve.records import FUZZY
 from mmkg.resolve.scoring import DEFAULT, NEVER, Params, fuzzy_min, score_pair
 
 GRID = {
@@ -121,8 +121,7 @@ class Evaluator:
         self.mentions = mentions
         self.nodes = nodes_of_mentions(mentions)
         self.pairs = candidate_pairs(self.nodes.values())
-        self.mention_node = {m.mention_id: node_key(m.type, m.stands_for or name_form(m.name, m.type).norm)
-                             for m in mentions}
+        self.mention_node = {m.mention_id: m.node() for m in mentions}
         self.mention_type = {m.mention_id: m.type for m in mentions}
         self._links: Dict[float, list] = {}
 

@@ -23,12 +23,12 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import Mention
+from mmkg.resolve.resolver import mentions_of_post
 from mmkg.schemas.relations import NO_RELATION, implied_types
 
 DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
@@ -130,11 +130,8 @@ def corpus_mentions(posts: Iterable[CorpusPost]) -> List[Mention]:
     a short form of a longer person name of its post, that name (as ``resolver.mentions_of_post``)."""
     out = []
     for p in posts:
-        names = [m.name for m in p.mentions]
-        targets = stands_for([(m.name, m.type) for m in p.mentions])
-        for i, m in enumerate(p.mentions):
-            out.append(Mention(m.ref, p.post_id, m.name, m.type, tuple(n for j, n in enumerate(names) if j != i),
-                               targets[i]))
+        made = mentions_of_post(p.post_id, [(m.name, m.type) for m in p.mentions])
+        out.extend(replace(x, mention_id=m.ref) for x, m in zip(made, p.mentions))
     return out
 
 

@@ -87,12 +87,11 @@ def node_of_mention(m: Mention) -> NameNode:
     if form.empty:
         raise ValueError(f"a name with nothing to compare: {m.name!r}")
     surface = " ".join(m.name.split())
-    if m.stands_for:
-        # Its context leaves out the name it stands for, as that name's own mention does.
-        alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.stands_for), m.stands_for)
-        return NameNode(node_key(m.type, m.stands_for), m.type, m.stands_for, (alias,))
-    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name))
-    return NameNode(node_key(m.type, form.norm), m.type, form.norm, (alias,))
+    norm = m.stands_for or form.norm
+    # The context leaves out the words of the name the mention belongs to (for a short form, the name
+    # it stands for, as that name's own mention does).
+    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.stands_for or m.name), m.stands_for)
+    return NameNode(node_key(m.type, norm), m.type, norm, (alias,))
 
 
 def combine_nodes(nodes: Sequence[NameNode]) -> NameNode:

@@ -37,6 +37,11 @@ class Mention:
     # "Kim Kardashian": "kim kardashian"), or "" (``resolve.inpost``).
     stands_for: str = ""
 
+    def node(self) -> str:
+        """The key of the name node this mention belongs to: its own name's, or the name's it stands
+        for in its post."""
+        return node_key(self.type, self.stands_for or normalise(self.name, self.type))
+
 
 @dataclass(frozen=True)
 class AltName:

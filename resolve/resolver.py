@@ -21,7 +21,7 @@ from mmkg.resolve.blocking import candidate_pairs
 from mmkg.resolve.cluster import ATTACH, cluster, entity_records
 from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.nodes import merge_node_maps, nodes_of_mentions, nodes_of_records
-from mmkg.resolve.normalise import name_form, normalise
+from mmkg.resolve.normalise import normalise
 from mmkg.resolve.records import (
     MANUAL_SPLIT,
     AltName,
@@ -121,7 +121,7 @@ def resolve(mentions: Iterable[Mention] = (), existing: Sequence[EntityRecord] =
             node_entity[k] = e.key
     mention_entity = {}
     for m in mentions:
-        k = node_key(m.type, m.stands_for or name_form(m.name, m.type).norm)
+        k = m.node()
         if k in node_entity:
             mention_entity[m.mention_id] = node_entity[k]
     redirects, moves = carried_over(existing, node_entity)

@@ -324,13 +324,19 @@ def record_json(record: EntityRecord, alt_names: Iterable[AltName] = ()) -> str:
                   if a.type == record.type and (_node_of(a.head, a.type) in nodes or _node_of(a.tail, a.type) in nodes)})
     return json.dumps({
         "key": record.key, "name": record.name, "type": record.type, "nodes": list(record.nodes),
-        "aliases": [dict({"name": a.name, "posts": list(a.post_ids), "context": list(a.context)},
-                         **({"stands_for": a.stands_for} if a.stands_for else {})) for a in record.aliases],
+        "aliases": [_alias_json(a) for a in record.aliases],
         "decisions": [{"a": d.a, "b": d.b, "rule": d.rule, "score": d.score, "firm": d.firm,
                        "dependent": d.dependent, "features": [list(f) for f in d.features]}
                       for d in record.decisions],
         "alt_names": [list(a) for a in alt], "rules": record.rules,
     }, ensure_ascii=False, sort_keys=True)
+
+
+def _alias_json(a: Alias) -> dict:
+    out = {"name": a.name, "posts": list(a.post_ids), "context": list(a.context)}
+    if a.stands_for:  # only where set: records of other aliases read as they did
+        out["stands_for"] = a.stands_for
+    return out
 
 
 def _node_of(name: str, etype: str) -> str:

@@ -88,9 +88,9 @@ def node_of_mention(m: Mention) -> NameNode:
         raise ValueError(f"a name with nothing to compare: {m.name!r}")
     surface = " ".join(m.name.split())
     norm = m.stands_for or form.norm
-    # The context leaves out the words of the name the mention belongs to (for a short form, the name
-    # it stands for, as that name's own mention does).
-    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.stands_for or m.name), m.stands_for)
+    # A short form's context keeps the other words of the name it stands for: a comparison leaves out
+    # both names' own words anyway (``scoring.context_features``).
+    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name), m.stands_for)
     return NameNode(node_key(m.type, norm), m.type, norm, (alias,))
 
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
+import tempfile
 import time
 import zlib
 from collections import defaultdict
@@ -38,6 +40,7 @@ from bench.resolution_data import (
     corpus_mentions,
     load_corpus,
     load_labels,
+    post_vectors,
 )
 from mmkg.kg.rows import entity_key
 from mmkg.resolve.blocking import candidate_pairs
@@ -45,7 +48,8 @@ from mmkg.resolve.cluster import cluster
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import FUZZY
-from mmkg.resolve.scoring import DEFAULT, NEVER, Params, fuzzy_min, score_pair
+from mmkg.resolve.scoring import DEFAULT, NEVER, Params, context_score, fuzzy_min, score_pair
+from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER, NONE
 
 GRID = {
     # chosen on the val pairs (bench/annotations/resolution_pairs.jsonl)
@@ -55,6 +59,8 @@ GRID = {
     "ctx_short": (1.0, 2.0, 3.0, 4.0),
     "ctx_acronym": (0.0, 1.0, 2.0, 3.0),
     "margin": (1.0, 2.0),
+    "text_points": (0.0, 1.0, 2.0),
+    "text_similar": (0.5, 0.6, 0.7),
     # chosen on the train pairs (bench/annotations/resolution_pairs_train.jsonl)
     "ctx_multi": (0.0, 1.0, NEVER),
     "ctx_multi_person": (0.0, 1.0, 3.0, NEVER),
@@ -73,7 +79,8 @@ GRID = {
 SINGLE_WORD_FUZZY = ("fuzzy_word_per", "fuzzy_word_org", "fuzzy_word_loc", "fuzzy_word_misc", "fuzzy_word_changed",
                      "fuzzy_word_number")
 # Each threshold is chosen on one labelled set, so the other set reads it held out.
-CHOSEN_ON = {"val": ("fuzzy", "ctx_word", "ctx_surname", "ctx_short", "ctx_acronym", "margin"),
+CHOSEN_ON = {"val": ("fuzzy", "ctx_word", "ctx_surname", "ctx_short", "ctx_acronym", "margin", "text_points",
+                     "text_similar"),
              "train": ("ctx_multi", "ctx_multi_person", "ctx_designator", "ctx_word_org", "ctx_word_org_head",
                        "ctx_word_loc", "ctx_word_misc")}
 
@@ -140,7 +147,9 @@ class Evaluator:
         return self._links[fuzzy]
 
     def predict(self, params: Params) -> Dict[str, str]:
-        links = [d for d in self.links(params.fuzzy)
+        # A dependent link's score is its features' under these thresholds (text_points, text_similar).
+        links = [d if d.firm or not d.dependent else replace(d, score=context_score(d.features, params))
+                 for d in self.links(params.fuzzy)
                  if d.rule != FUZZY
                  or dict(d.features)["similarity"] >= fuzzy_min(self.nodes[d.a], self.nodes[d.b], params)]
         uf, _ = cluster(self.nodes, links, params)
@@ -150,13 +159,16 @@ class Evaluator:
 def configs(only: Sequence[str] = ()) -> List[Params]:
     """Every combination of the grid's values; ``only``: vary just these, the rest at DEFAULT."""
     keys = [k for k in GRID if not only or k in only]
-    return [replace(DEFAULT, **dict(zip(keys, vals))) for vals in itertools.product(*(GRID[k] for k in keys))]
+    out = [replace(DEFAULT, **dict(zip(keys, vals))) for vals in itertools.product(*(GRID[k] for k in keys))]
+    # Without text points the cosine they need changes nothing: one such configuration, not one per cosine.
+    return [p for p in out if p.text_points or p.text_similar == max(GRID["text_similar"])
+            or "text_similar" not in keys]
 
 
 def strictness(p: Params) -> Tuple:
     return (p.ctx_short, p.ctx_acronym, p.ctx_word, p.ctx_word_org, p.ctx_word_org_head, p.ctx_word_loc,
             p.ctx_word_misc, p.ctx_surname, p.ctx_multi, p.ctx_multi_person, p.ctx_designator, p.margin,
-            p.fuzzy) + tuple(getattr(p, k) for k in SINGLE_WORD_FUZZY)
+            p.fuzzy) + tuple(getattr(p, k) for k in SINGLE_WORD_FUZZY) + (-p.text_points, p.text_similar)
 
 
 def choose(preds: Dict[Params, Dict[str, str]], pairs: Sequence[LabelledPair], min_precision: float,
@@ -206,11 +218,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     help="the files the labelled mentions come from (val: MNRE val and the Twitter valid files)")
     ap.add_argument("--only", default="", help="comma-separated Params fields to search, the others at "
                     "DEFAULT (default: those chosen on the --corpus's labelled set, CHOSEN_ON)")
+    ap.add_argument("--encoder", default=DEFAULT_TEXT_ENCODER,
+                    help="the posts' text vectors, as mmkg run --resolve-encoder ('none': without)")
+    ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "mmkg-bench"),
+                    help="where the posts' text vectors are kept between runs ('' : nowhere)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     posts = load_corpus(files=CORPORA[args.corpus])
-    mentions = corpus_mentions(posts)
+    vectors = {} if args.encoder == NONE else post_vectors(
+        posts, args.encoder, os.path.join(args.cache, f"text-vectors-{args.corpus}.json") if args.cache else None)
+    mentions = corpus_mentions(posts, vectors)
     by_ref = {m.ref: m for p in posts for m in p.mentions}
     pairs = load_labels(args.labels or LABELS_OF[args.corpus], by_ref)
     ev = Evaluator(mentions)
@@ -286,7 +304,8 @@ def fmt(p: Params) -> str:
             f"designator={p.ctx_designator:g} word={p.ctx_word:g} word_org={p.ctx_word_org:g} "
             f"word_org_head={p.ctx_word_org_head:g} "
             f"word_loc={p.ctx_word_loc:g} word_misc={p.ctx_word_misc:g} surname={p.ctx_surname:g} "
-            f"short={p.ctx_short:g} acronym={p.ctx_acronym:g} margin={p.margin:g}")
+            f"short={p.ctx_short:g} acronym={p.ctx_acronym:g} margin={p.margin:g} "
+            f"text={p.text_points:g}@{p.text_similar:g}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import Mention
 from mmkg.resolve.resolver import mentions_of_post
+from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER
 from mmkg.schemas.relations import NO_RELATION, implied_types
 
 DATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
@@ -125,13 +127,46 @@ def load_corpus(data: str = DATA, files: Sequence[str] = FILES) -> List[CorpusPo
     return out
 
 
-def corpus_mentions(posts: Iterable[CorpusPost]) -> List[Mention]:
-    """The resolver's input: every typed mention with the other names of its post as context and, for
-    a short form of a longer person name of its post, that name (as ``resolver.mentions_of_post``)."""
+def corpus_mentions(posts: Iterable[CorpusPost], vectors: Optional[Dict[str, str]] = None) -> List[Mention]:
+    """The resolver's input: every typed mention with the other names of its post as context, its
+    post's text vector code (``vectors``: post id -> code, :func:`post_vectors`) and, for a short form
+    of a longer person name of its post, that name (as ``resolver.mentions_of_post``)."""
     out = []
     for p in posts:
-        made = mentions_of_post(p.post_id, [(m.name, m.type) for m in p.mentions])
+        made = mentions_of_post(p.post_id, [(m.name, m.type) for m in p.mentions],
+                                vector=(vectors or {}).get(p.post_id, ""))
         out.extend(replace(x, mention_id=m.ref) for x, m in zip(made, p.mentions))
+    return out
+
+
+def post_text(post: CorpusPost) -> str:
+    return " ".join(post.tokens)
+
+
+def post_vectors(posts: Sequence[CorpusPost], encoder: str = DEFAULT_TEXT_ENCODER,
+                 cache: Optional[str] = None) -> Dict[str, str]:
+    """Post id -> the code of its text's vector, as the pipeline computes it (``TextEncoder``; the
+    posts with a typed mention). ``cache``: a JSON file that keeps them between bench runs, keyed by
+    the encoder and the texts (the train files take minutes to encode on two cores)."""
+    posts = [p for p in posts if p.mentions]
+    digest = hashlib.sha1("\n".join([encoder] + [p.post_id + "\t" + post_text(p) for p in posts]).encode()).hexdigest()
+    if cache and os.path.exists(cache):
+        with open(cache, encoding="utf-8") as f:
+            kept = json.load(f)
+        if kept.get("digest") == digest:
+            return kept["vectors"]
+    from mmkg.resolve.text_encoder import TextEncoder
+
+    enc = TextEncoder(encoder)
+    out = {}
+    for p in posts:
+        code = enc(post_text(p))
+        if code:
+            out[p.post_id] = code
+    if cache:
+        os.makedirs(os.path.dirname(cache) or ".", exist_ok=True)
+        with open(cache, "w", encoding="utf-8") as f:
+            json.dump({"digest": digest, "vectors": out}, f)
     return out
 
 

@@ -86,7 +86,8 @@ def build(
         to_write = {"posts": posts, "triples": confident}
         if settings.resolve:
             known = p | "ReadKnownEntities" >> ReadKnownEntities(graph)
-            resolution = dict(to_write, known=known) | "ResolveEntities" >> ResolveEntities(settings.resolve_params)
+            resolution = dict(to_write, known=known) | "ResolveEntities" >> ResolveEntities(
+                settings.resolve_params, settings.resolve_text)
             to_write["resolution"] = resolution
             to_write["entities"] = {"resolution": resolution, "triples": confident,
                                     "known": known} | "EntityRows" >> EntityRows()

@@ -27,6 +27,7 @@ from mmkg.ner.settings import NER_CONVENTIONS, NER_DEFAULT, SPACY_PREFIX, NerSet
 from mmkg.refiner.settings import LlmSettings
 from mmkg.resolve.scoring import DEFAULT as DEFAULT_RESOLVE
 from mmkg.resolve.scoring import Params, params_with
+from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER, NONE, TextSettings
 from mmkg.runners.checks import WorkerServices
 from mmkg.runtime import flags
 from mmkg.schemas.validation import ReadConfig
@@ -209,6 +210,12 @@ class MmkgOptions(PipelineOptions):
             "again, not mixed",
         )
         parser.add_argument(
+            "--resolve-encoder", dest="resolve_encoder", default=DEFAULT_TEXT_ENCODER, metavar="ENCODER",
+            help="the sentence encoder whose vectors of the posts' texts are evidence that two names are one "
+            "entity (a local directory or a Hugging Face name; default: the offline all-MiniLM-L6-v2); "
+            "'none': the names' context alone",
+        )
+        parser.add_argument(
             "--no-place-check", dest="no_place_check", action="store_true",
             help="keep the guide's place-contains-place triples as it decided them; by default GeoNames "
             "confirms (confidence >= 0.8) or overrules (confidence 0) those it is sure of",
@@ -245,6 +252,7 @@ class RunSettings:
     progress: bool = False  # a progress line on stderr while the run runs (transforms.progress)
     resolve: bool = True  # entity resolution before the graph write (--no-resolve: exact keys)
     resolve_params: Params = DEFAULT_RESOLVE  # its thresholds (--resolve-param)
+    resolve_text: TextSettings = TextSettings()  # its posts' text vectors (--resolve-encoder)
     check_places: bool = True  # the gazetteer's check of contain triples (--no-place-check: off)
 
     @property
@@ -434,5 +442,8 @@ def settings_from_options(opts: MmkgOptions, env: Optional[Mapping[str, str]] = 
         progress=shows_progress(opts, terminal),
         resolve=not opts.no_resolve,
         resolve_params=resolve_params_of(opts.resolve_params),
+        resolve_text=TextSettings(opts.resolve_encoder.strip() or NONE,
+                                  torch_threads=_at_least(opts.torch_threads, 0, "--torch-threads"),
+                                  workers_per_machine=workers_per_machine(opts)),
         check_places=not opts.no_place_check,
     )

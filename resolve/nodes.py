@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, FrozenSet, Iterable, List, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
+from mmkg.resolve import vectors
 from mmkg.resolve.normalise import NameForm, name_form
 from mmkg.resolve.records import Alias, EntityRecord, Mention, node_key
 
@@ -48,6 +51,12 @@ class NameNode:
         return frozenset(t for a in self.aliases for t in a.context)
 
     @cached_property
+    def vector(self) -> Optional[np.ndarray]:
+        """The mean text vector of a sample of its posts (``resolve.vectors``), or None."""
+        kept = vectors.sample(v for a in self.aliases for v in a.vectors)
+        return vectors.mean_vector(code for _, code in kept)
+
+    @cached_property
     def beside(self) -> Dict[str, FrozenSet[str]]:
         """The normal form of each short form written beside this name in one post ("trump" beside
         "Donald Trump") -> those posts."""
@@ -72,12 +81,15 @@ def context_tokens(names: Iterable[str], own: str = "") -> Tuple[str, ...]:
 def _merge_aliases(groups: Iterable[Iterable[Alias]]) -> Tuple[Alias, ...]:
     posts: Dict[Tuple[str, str], set] = {}
     ctx: Dict[Tuple[str, str], set] = {}
+    vecs: Dict[Tuple[str, str], list] = {}
     for group in groups:
         for a in group:
             k = (a.name, a.stands_for)
             posts.setdefault(k, set()).update(a.post_ids)
             ctx.setdefault(k, set()).update(a.context)
-    return tuple(Alias(k[0], tuple(sorted(posts[k])), tuple(sorted(ctx[k])), k[1]) for k in sorted(posts))
+            vecs.setdefault(k, []).extend(a.vectors)
+    return tuple(Alias(k[0], tuple(sorted(posts[k])), tuple(sorted(ctx[k])), k[1], vectors.sample(vecs[k]))
+                 for k in sorted(posts))
 
 
 def node_of_mention(m: Mention) -> NameNode:
@@ -90,7 +102,8 @@ def node_of_mention(m: Mention) -> NameNode:
     norm = m.stands_for or form.norm
     # A short form's context keeps the other words of the name it stands for: a comparison leaves out
     # both names' own words anyway (``scoring.context_features``).
-    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name), m.stands_for)
+    alias = Alias(surface, (m.post_id,), context_tokens(m.context, m.name), m.stands_for,
+                  ((m.post_id, m.vector),) if m.vector else ())
     return NameNode(node_key(m.type, norm), m.type, norm, (alias,))
 
 

@@ -36,6 +36,8 @@ class Mention:
     # The normal form of the longer name of the same post this one is a short form of ("Kim" beside
     # "Kim Kardashian": "kim kardashian"), or "" (``resolve.inpost``).
     stands_for: str = ""
+    # The code of its post's text vector (``resolve.vectors``), or "" where none was computed.
+    vector: str = ""
 
     def node(self) -> str:
         """The key of the name node this mention belongs to: its own name's, or the name's it stands
@@ -66,6 +68,8 @@ class Alias:
     # Kardashian"): the normal form of the node it belongs to, in those posts only; "" for a name
     # that belongs to the node of its own normal form.
     stands_for: str = ""
+    # A sample of its posts' text vectors: (post id, code), ``vectors.sample`` of them.
+    vectors: Tuple[Tuple[str, str], ...] = ()
 
     def node(self, etype: str) -> str:
         """The key of the name node this alias belongs to."""

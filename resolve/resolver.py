@@ -35,15 +35,17 @@ from mmkg.resolve.records import (
 from mmkg.resolve.scoring import DEFAULT, RULES, Params, rules_of, score_pair
 
 
-def mentions_of_post(post_id: str, names: Sequence[Tuple[str, str]], id_prefix: str = "") -> List[Mention]:
-    """The mentions of one post from its (name, type) list, each with the others as context and, for a
-    short form of a longer person name of the post, that name (``inpost.stands_for``). Mention ids
-    are ``post_id#i`` (the i-th name), or ``id_prefix + ...`` when given."""
+def mentions_of_post(post_id: str, names: Sequence[Tuple[str, str]], id_prefix: str = "",
+                     vector: str = "") -> List[Mention]:
+    """The mentions of one post from its (name, type) list, each with the others as context, the
+    post's text vector code (``vector``, ``resolve.text_encoder``) and, for a short form of a longer
+    person name of the post, that name (``inpost.stands_for``). Mention ids are ``post_id#i`` (the
+    i-th name), or ``id_prefix + ...`` when given."""
     out = []
     targets = stands_for(names)
     for i, (name, etype) in enumerate(names):
         others = tuple(n for j, (n, _) in enumerate(names) if j != i)
-        out.append(Mention(f"{id_prefix or post_id}#{i}", post_id, name, etype, others, targets[i]))
+        out.append(Mention(f"{id_prefix or post_id}#{i}", post_id, name, etype, others, targets[i], vector))
     return out
 
 

@@ -18,10 +18,13 @@ from mmkg.pipeline.build import build
 from mmkg.pipeline.options import MmkgOptions, settings_from_options
 from mmkg.resolve.records import Decision
 from mmkg.resolve.resolver import mentions_of_post, resolve
+from mmkg.resolve.text_encoder import TextEncoder
+from mmkg.resolve.text_settings import TextSettings
 from mmkg.schemas.records import EntityMention, Post, Triple
 from mmkg.transforms.resolve import (
     KnownEntities,
     ResolveEntities,
+    named_post_text,
     post_names,
     record_json,
     record_of_json,
@@ -190,10 +193,15 @@ def beam_resolve(posts, triples, known=KnownEntities()):
 
 
 def library_resolve(posts, triples, existing=(), alt=()):
+    """What the Beam stage computes, with the library: the same names per post, and the text vector
+    of each post that names one (the same encoder, ``TextSettings()``'s)."""
     by_post = {}
     for pid, nt in [x for p in posts for x in post_names(p)] + [x for t in triples for x in triple_names(t)]:
         by_post.setdefault(pid, set()).add(nt)
-    mentions = [m for pid in sorted(by_post) for m in mentions_of_post(pid, sorted(by_post[pid]))]
+    encoder = TextEncoder(TextSettings().encoder)
+    vector = {p.post_id: encoder(p.text) for p in posts if named_post_text(p)}
+    mentions = [m for pid in sorted(by_post)
+                for m in mentions_of_post(pid, sorted(by_post[pid]), vector=vector.get(pid, ""))]
     return resolve(mentions, existing, [*alt, *(a for t in triples for a in triple_alt_names(t))])
 
 

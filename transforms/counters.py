@@ -49,6 +49,7 @@ RESOLVE_NAME_NODES = "resolve_name_nodes"  # distinct (type, normal form) names
 RESOLVE_ENTITIES = "resolve_entities"
 RESOLVE_MERGES = "resolve_merges"  # name nodes - entities: names that joined another name's entity
 RESOLVE_PAIRS_SCORED = "resolve_pairs_scored"
+RESOLVE_TEXT_VECTORS = "resolve_text_vectors"  # posts whose text vector resolution reads
 
 # The graph.
 GRAPH_TRIPLES_REJECTED = "graph_triples_rejected"

@@ -31,6 +31,7 @@ from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.utils.shared import Shared
 
 from mmkg.kg.queries import entity_states
 from mmkg.kg.rows import entity_row, record_fingerprint
@@ -52,6 +53,7 @@ from mmkg.resolve.records import (
 )
 from mmkg.resolve.resolver import _recorded, alt_support, carried_over, mentions_of_post, stale_nodes
 from mmkg.resolve.scoring import DEFAULT, Params, rules_of, score_pair
+from mmkg.resolve.text_settings import TextSettings
 from mmkg.schemas.records import NER_CANDIDATE, Post, Triple
 from mmkg.transforms import counters
 
@@ -79,6 +81,12 @@ def post_names(post: Post) -> List[Tuple[str, Tuple[str, str]]]:
     return out
 
 
+def named_post_text(post: Post) -> List[Tuple[str, str]]:
+    """(post id, text) of a post that names an entity the graph writes: the posts whose text
+    vectors resolution reads."""
+    return [(post.post_id, post.text)] if post_names(post) else []
+
+
 def triple_names(t: Triple) -> List[Tuple[str, Tuple[str, str]]]:
     out = []
     if not t.post_id:
@@ -96,14 +104,60 @@ def triple_alt_names(t: Triple) -> List[AltName]:
     return [AltName(clean_name(t.head), clean_name(t.tail), t.head_type, t.post_id)]
 
 
+NAME, VECTOR = "name", "vector"  # what a post's grouped values are
+
+
+def _tag_name(item):
+    post_id, name_type = item
+    return post_id, (NAME, name_type)
+
+
+class _TextVectors(beam.DoFn):
+    """(post id, text) -> (post id, (VECTOR, code)): the text vector of each post (one encoder per
+    worker process, loaded on the first post, so a run with text vectors off or without posts never
+    pays for it)."""
+
+    def __init__(self, settings: TextSettings) -> None:
+        self._settings = settings
+        self._shared = Shared()
+        self._encoder = None
+        self._vectors = counters.counter(counters.RESOLVE_TEXT_VECTORS)
+
+    def _load(self):
+        # Imported here: building the job or reading a graph does not import torch.
+        from mmkg.resolve.text_encoder import TextEncoder
+        from mmkg.runtime.threads import threads_per_worker, use_threads
+
+        s = self._settings
+        use_threads(threads_per_worker(s.torch_threads, s.workers_per_machine))
+        return _Holder(TextEncoder(s.encoder))
+
+    def process(self, item):
+        post_id, text = item
+        if self._encoder is None:
+            self._encoder = self._shared.acquire(self._load, tag=self._settings.encoder).encoder
+        code = self._encoder(text)
+        if code:
+            self._vectors.inc()
+            yield post_id, (VECTOR, code)
+
+
+class _Holder:
+    """Shared.acquire keeps a weak reference, which a TextEncoder (a plain object) takes."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+
+
 class _Mentions(beam.DoFn):
     def __init__(self) -> None:
         self._mentions = counters.counter(counters.RESOLVE_MENTIONS)
 
     def process(self, item):
-        post_id, names = item
-        distinct = sorted(set(names))
-        for m in mentions_of_post(post_id, distinct):
+        post_id, values = item
+        names = sorted({v for kind, v in values if kind == NAME})
+        codes = sorted(v for kind, v in values if kind == VECTOR)
+        for m in mentions_of_post(post_id, names, vector=codes[0] if codes else ""):
             self._mentions.inc()
             yield m
 
@@ -227,9 +281,11 @@ class ResolveEntities(beam.PTransform):
     this run's are taken from ``triples``). Any input may be missing.
     """
 
-    def __init__(self, params: Params = DEFAULT, label: Optional[str] = None) -> None:
+    def __init__(self, params: Params = DEFAULT, text: TextSettings = TextSettings(),
+                 label: Optional[str] = None) -> None:
         super().__init__(label)
         self._params = params
+        self._text = text
 
     def expand(self, inputs):
         p = next(v for v in inputs.values() if v is not None).pipeline
@@ -237,9 +293,14 @@ class ResolveEntities(beam.PTransform):
         known = _known_or_empty(p, inputs.get("known"))
         named = []
         if posts is not None:
-            named.append(posts | "PostNames" >> beam.FlatMap(post_names))
+            named.append(posts | "PostNames" >> beam.FlatMap(post_names) | "TagPostNames" >> beam.Map(_tag_name))
+            if self._text.on:
+                named.append(posts
+                             | "NamedPostTexts" >> beam.FlatMap(named_post_text)
+                             | "TextVectors" >> beam.ParDo(_TextVectors(self._text)))
         if triples is not None:
-            named.append(triples | "TripleNames" >> beam.FlatMap(triple_names))
+            named.append(triples | "TripleNames" >> beam.FlatMap(triple_names)
+                         | "TagTripleNames" >> beam.Map(_tag_name))
         if not named:
             named.append(p | "NoNames" >> beam.Create([]))
         mentions = (
@@ -336,6 +397,8 @@ def _alias_json(a: Alias) -> dict:
     out = {"name": a.name, "posts": list(a.post_ids), "context": list(a.context)}
     if a.stands_for:  # only where set: records of other aliases read as they did
         out["stands_for"] = a.stands_for
+    if a.vectors:
+        out["vectors"] = [list(v) for v in a.vectors]
     return out
 
 
@@ -351,7 +414,8 @@ def record_of_json(text: str) -> Tuple[EntityRecord, List[AltName]]:
     d = json.loads(text)
     record = EntityRecord(
         key=d["key"], name=d["name"], type=d["type"],
-        aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"]), str(a.get("stands_for", "")))
+        aliases=tuple(Alias(a["name"], tuple(a["posts"]), tuple(a["context"]), str(a.get("stands_for", "")),
+                            tuple((str(p), str(c)) for p, c in a.get("vectors", ())))
                       for a in d["aliases"]),
         decisions=tuple(Decision(x["a"], x["b"], x["rule"], float(x["score"]), bool(x["firm"]), x["dependent"],
                                  tuple((str(k), float(v)) for k, v in x["features"])) for x in d["decisions"]),

@@ -1,0 +1,149 @@
+"""Text vectors as resolution evidence (resolve/vectors.py, resolve/text_encoder.py): the offline
+MiniLM on real sentences, the codes kept in records, and what they decide."""
+import random
+
+import numpy as np
+import pytest
+
+from mmkg.resolve import mentions_of_post, resolve
+from mmkg.resolve.nodes import combine_nodes, nodes_of_mentions
+from mmkg.resolve.scoring import DEFAULT, Params
+from mmkg.resolve.text_encoder import TextEncoder
+from mmkg.resolve.vectors import SAMPLE, cosine, decode, encode, mean_vector, sample
+from mmkg.transforms.resolve import record_json, record_of_json
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return TextEncoder()
+
+
+# Posts about one senator, and about a footballer of the same surname: what a reader tells apart by
+# the rest of the text, since no other name is shared.
+GRAHAM_FULL = "Senator Lindsey Graham says the Senate will vote on the health care bill next week"
+GRAHAM_SHORT = "Graham tells reporters the Senate health care vote is on for next week"
+GRAHAM_FOOTBALL = "Graham scores twice as the home side wins the derby in front of a full stadium"
+
+
+def test_codes_keep_a_vector_and_its_cosines():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        v = rng.normal(size=384).astype(np.float32)
+        v /= np.linalg.norm(v)
+        w = decode(encode(v))
+        assert float(v @ w) / float(np.linalg.norm(w)) > 0.999
+    with pytest.raises(ValueError):
+        decode("AAA=")
+
+
+def test_a_sample_is_a_union_of_samples_whatever_the_order():
+    pairs = [(f"p{i}", encode(np.eye(8)[i % 8])) for i in range(40)]
+    whole = sample(pairs)
+    assert len(whole) == SAMPLE
+    for _ in range(10):
+        random.shuffle(pairs)
+        half = len(pairs) // 2
+        assert sample(sample(pairs[:half]) + sample(pairs[half:])) == whole
+        assert sample(whole + whole) == whole  # idempotent
+    # Two codes of one post (computed apart): the smaller wins, whichever came first.
+    a, b = sorted([encode(np.eye(8)[0]), encode(np.eye(8)[1])])
+    assert sample([("p", b), ("p", a)]) == sample([("p", a), ("p", b)]) == (("p", a),)
+    assert mean_vector([]) is None and cosine(None, np.ones(3)) is None
+
+
+def test_the_encoder_gives_one_code_per_text_and_reads_topics(encoder):
+    assert encoder(GRAHAM_FULL) == encoder(GRAHAM_FULL) == encoder("  " + GRAHAM_FULL.replace(" ", "   "))
+    assert encoder("   ") == ""
+    full, short, football = (decode(encoder(t)) for t in (GRAHAM_FULL, GRAHAM_SHORT, GRAHAM_FOOTBALL))
+    assert cosine(full, short) >= DEFAULT.text_similar > cosine(full, football)
+
+
+def _graham(encoder, short_text, params=DEFAULT, with_vectors=True):
+    posts = [("full", [("Lindsey Graham", "PER"), ("Senate", "ORG")], GRAHAM_FULL),
+             ("short", [("Graham", "PER")], short_text)]
+    ms = [m for pid, names, text in posts
+          for m in mentions_of_post(pid, names, vector=encoder(text) if with_vectors else "")]
+    res = resolve(ms, params=params)
+    return res.key_of("Graham", "PER") == res.key_of("Lindsey Graham", "PER"), res
+
+
+def test_a_surname_joins_the_full_name_when_their_posts_read_alike(encoder):
+    joined, res = _graham(encoder, GRAHAM_SHORT)
+    assert joined
+    d = next(d for d in res.decisions if d.rule == "attach")
+    assert d.dependent == "PER:graham"
+    link = next(d for d in res.decisions if d.rule == "subset")
+    assert dict(link.features)["text_cosine"] >= DEFAULT.text_similar
+    # Not on the text alone when it reads otherwise, nor without the vectors or the points.
+    assert not _graham(encoder, GRAHAM_FOOTBALL)[0]
+    assert not _graham(encoder, GRAHAM_SHORT, with_vectors=False)[0]
+    assert not _graham(encoder, GRAHAM_SHORT, params=Params(text_points=0.0))[0]
+
+
+def test_records_keep_the_vectors_and_a_later_run_reads_them(encoder):
+    posts = [("full", [("Lindsey Graham", "PER"), ("Senate", "ORG")], GRAHAM_FULL),
+             ("short", [("Graham", "PER")], GRAHAM_SHORT)]
+    first = mentions_of_post(posts[0][0], posts[0][1], vector=encoder(posts[0][2]))
+    later = mentions_of_post(posts[1][0], posts[1][1], vector=encoder(posts[1][2]))
+    res1 = resolve(first)
+    stored = [record_of_json(record_json(r))[0] for r in res1.entities.values()]
+    assert stored == list(res1.entities.values())
+    assert any(a.vectors for r in stored for a in r.aliases)
+    res2 = resolve(later, existing=stored)
+    whole = resolve(first + later)
+    assert res2.entities == whole.entities
+    assert res2.key_of("Graham", "PER") == res2.key_of("Lindsey Graham", "PER")
+
+
+def test_a_node_of_many_posts_keeps_a_sample(encoder):
+    ms = [m for i in range(3 * SAMPLE) for m in mentions_of_post(f"p{i}", [("Graham", "PER")], vector=encoder(
+        f"{GRAHAM_SHORT} ({i})"))]
+    node = nodes_of_mentions(ms)["PER:graham"]
+    assert len(node.posts) == 3 * SAMPLE and sum(len(a.vectors) for a in node.aliases) == SAMPLE
+    halves = combine_nodes([nodes_of_mentions(ms[:SAMPLE])["PER:graham"], nodes_of_mentions(ms[SAMPLE:])["PER:graham"]])
+    assert halves == node and node.vector is not None
+
+
+# -- in the pipeline ------------------------------------------------------------------------------
+
+
+def test_the_flag_sets_the_encoder_and_none_turns_vectors_off():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from mmkg.pipeline.options import MmkgOptions, settings_from_options
+    from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER
+
+    def text(*argv):
+        opts = PipelineOptions(["--input", "x.jsonl", *argv]).view_as(MmkgOptions)
+        return settings_from_options(opts, {}).resolve_text
+
+    assert text().encoder == DEFAULT_TEXT_ENCODER and text().on
+    assert not text("--resolve-encoder", "none").on
+    assert text("--resolve-encoder", "/models/my-encoder", "--torch-threads", "1").torch_threads == 1
+
+
+def test_the_beam_stage_reads_each_posts_text_or_none(encoder):
+    import apache_beam as beam
+
+    from mmkg.resolve.text_settings import NONE, TextSettings
+    from mmkg.schemas.records import EntityMention, Post
+    from mmkg.transforms.resolve import ResolveEntities
+    from tests.beam_util import run_and_collect
+
+    posts = [Post("full", GRAHAM_FULL, entities=(EntityMention("Lindsey Graham", 9, 23, "PER", "ner"),
+                                                 EntityMention("Senate", 34, 40, "ORG", "ner"))),
+             Post("short", GRAHAM_SHORT, entities=(EntityMention("Graham", 0, 6, "PER", "ner"),)),
+             Post("none", "no names here", entities=())]
+
+    def resolved(settings):
+        def build(p):
+            return {"r": {"posts": p | beam.Create(posts)} | ResolveEntities(text=settings)}
+        (res,) = run_and_collect(build)["r"]
+        return res
+
+    on, off = resolved(TextSettings()), resolved(TextSettings(NONE))
+    vecs = {p: c for r in on.entities.values() for a in r.aliases for p, c in a.vectors}
+    assert vecs == {"full": encoder(GRAHAM_FULL), "short": encoder(GRAHAM_SHORT)}
+    assert on.key_of("Graham", "PER") == on.key_of("Lindsey Graham", "PER")
+    assert not any(a.vectors for r in off.entities.values() for a in r.aliases)
+    assert off.key_of("Graham", "PER") != off.key_of("Lindsey Graham", "PER")

@@ -48,7 +48,7 @@ from mmkg.resolve.cluster import cluster
 from mmkg.resolve.nodes import nodes_of_mentions
 from mmkg.resolve.normalise import name_form
 from mmkg.resolve.records import FUZZY
-from mmkg.resolve.scoring import DEFAULT, NEVER, Params, context_score, fuzzy_min, score_pair
+from mmkg.resolve.scoring import DEFAULT, NEVER, Params, context_score, fuzzy_min, link_kind, score_pair
 from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER, NONE
 
 GRID = {
@@ -148,7 +148,8 @@ class Evaluator:
 
     def predict(self, params: Params) -> Dict[str, str]:
         # A dependent link's score is its features' under these thresholds (text_points, text_similar).
-        links = [d if d.firm or not d.dependent else replace(d, score=context_score(d.features, params))
+        links = [d if d.firm or not d.dependent
+                 else replace(d, score=context_score(d.features, params, link_kind(d, self.nodes)))
                  for d in self.links(params.fuzzy)
                  if d.rule != FUZZY
                  or dict(d.features)["similarity"] >= fuzzy_min(self.nodes[d.a], self.nodes[d.b], params)]

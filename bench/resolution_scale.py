@@ -2,10 +2,12 @@
 
 Posts of three mentions drawn from a vocabulary that grows with the data (new surnames keep coming,
 as in a real stream): full person names, surnames alone, first names alone, @handles, #hashtags,
-acronyms and places, all types mixed. Each size runs in its own process, so the peak resident
-memory (ru_maxrss) is that size's own.
+acronyms and places, all types mixed. Each post has a text vector, as the pipeline gives it
+(``resolve.vectors`` codes of random unit vectors of MiniLM's 384 dimensions, one per post: what
+they cost to keep, combine and compare, not what they decide); ``--no-vectors`` leaves them out.
+Each size runs in its own process, so the peak resident memory (ru_maxrss) is that size's own.
 
-    python -m bench.resolution_scale [--sizes 1000 5000 10000 25000 50000 100000]
+    python -m bench.resolution_scale [--sizes 1000 5000 10000 25000 50000 100000] [--no-vectors]
 """
 from __future__ import annotations
 
@@ -59,11 +61,25 @@ def synthetic_posts(n_mentions: int, seed: int = 7):
     return out
 
 
-def run_one(n: int) -> dict:
+def post_codes(post_ids, seed: int = 7, dims: int = 384):
+    import numpy as np
+
+    from mmkg.resolve.vectors import encode
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for pid in post_ids:
+        v = rng.normal(size=dims)
+        out[pid] = encode(v / np.linalg.norm(v))
+    return out
+
+
+def run_one(n: int, vectors: bool = True) -> dict:
     from mmkg.resolve import mentions_of_post, resolve
 
     posts = synthetic_posts(n)
-    mentions = [m for pid, names in posts for m in mentions_of_post(pid, names)]
+    codes = post_codes([pid for pid, _ in posts]) if vectors else {}
+    mentions = [m for pid, names in posts for m in mentions_of_post(pid, names, vector=codes.get(pid, ""))]
     t0 = time.perf_counter()
     res = resolve(mentions)
     dt = time.perf_counter() - t0
@@ -76,15 +92,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.resolution_scale", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 10000, 25000, 50000, 100000])
+    ap.add_argument("--no-vectors", action="store_true", help="posts without text vectors")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(run_one(args.one)))
+        print(json.dumps(run_one(args.one, not args.no_vectors)))
         return 0
     print(f"{'mentions':>9} {'name nodes':>10} {'entities':>9} {'links':>8} {'seconds':>8} "
           f"{'s / 1k':>7} {'peak MiB':>9}")
     for n in args.sizes:
-        done = subprocess.run([sys.executable, "-m", "bench.resolution_scale", "--one", str(n)],
+        done = subprocess.run([sys.executable, "-m", "bench.resolution_scale", "--one", str(n)]
+                              + (["--no-vectors"] if args.no_vectors else []),
                               capture_output=True, text=True, check=True)
         r = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{r['mentions']:>9} {r['nodes']:>10} {r['entities']:>9} {r['links']:>8} {r['seconds']:>8.2f} "

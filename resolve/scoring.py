@@ -395,13 +395,32 @@ def context_features(a: NameNode, b: NameNode, alt_posts: int = 0) -> Tuple[Tupl
     return feats if cos is None else feats + (("text_cosine", round(cos, 4)),)
 
 
-def context_score(features: Tuple[Tuple[str, float], ...], params: Params = DEFAULT) -> float:
+# A person's first name or short word joins its entity with every post that writes it, and the text of
+# a sample of those posts is weak evidence of which person they mean: such a name needs names in
+# common ("short or ambiguous names merge only on strong context"). Read on 3,000 raw train posts:
+# with the text point, bare "Jack" x5 joined "Jack Russell Terrier" (docs/resolution.md).
+TEXT_BLIND_KINDS = frozenset({"word", "short"})
+
+
+def context_score(features: Tuple[Tuple[str, float], ...], params: Params = DEFAULT, kind: str = "") -> float:
     """Points of evidence that two names are one entity: shared posts (2 each, up to 2), shared
     context words (1 each, up to 5), alternate_names posts (3 each, up to 2), and ``text_points``
-    when their posts' texts read alike (``text_cosine`` >= ``text_similar``)."""
+    when their posts' texts read alike (``text_cosine`` >= ``text_similar``) and the dependent's
+    ``kind`` is not one of ``TEXT_BLIND_KINDS``."""
     f = dict(features)
-    text = params.text_points if f.get("text_cosine", -1.0) >= params.text_similar else 0.0
+    text = 0.0
+    if kind not in TEXT_BLIND_KINDS and f.get("text_cosine", -1.0) >= params.text_similar:
+        text = params.text_points
     return 2 * min(f["shared_posts"], 2) + min(f["shared_context"], 5) + 3 * min(f["alt_posts"], 2) + text
+
+
+def link_kind(d: Decision, nodes) -> str:
+    """The kind of a dependent link's short side (``dependent_kind``), "" for a link without one;
+    ``nodes``: key -> NameNode."""
+    if not d.dependent:
+        return ""
+    other = d.b if d.dependent == d.a else d.a
+    return dependent_kind(nodes[d.dependent], d.rule, nodes[other])
 
 
 def score_pair(a: NameNode, b: NameNode, alt_posts: int = 0, params: Params = DEFAULT) -> Optional[Decision]:
@@ -423,4 +442,6 @@ def score_pair(a: NameNode, b: NameNode, alt_posts: int = 0, params: Params = DE
     if alt_posts >= params.alt_alone:
         # The evidence that links two unrelated names links a name and its short form too.
         return Decision(a.key, b.key, rule, context_score(feats, params), True, "", feats)
-    return Decision(a.key, b.key, rule, context_score(feats, params), False, dependent, feats)
+    short, long_ = (a, b) if dependent == a.key else (b, a)
+    kind = dependent_kind(short, rule, long_)
+    return Decision(a.key, b.key, rule, context_score(feats, params, kind), False, dependent, feats)

@@ -147,3 +147,17 @@ def test_the_beam_stage_reads_each_posts_text_or_none(encoder):
     assert on.key_of("Graham", "PER") == on.key_of("Lindsey Graham", "PER")
     assert not any(a.vectors for r in off.entities.values() for a in r.aliases)
     assert off.key_of("Graham", "PER") != off.key_of("Lindsey Graham", "PER")
+
+
+def test_a_first_name_needs_names_in_common_whatever_the_text(encoder):
+    # Its node carries every post that writes it: the text of a sample of them does not say which
+    # person they mean ("Jack" joined "Jack Russell Terrier" so).
+    posts = [("full", [("Lindsey Graham", "PER"), ("Senate", "ORG")], GRAHAM_FULL),
+             ("first", [("Lindsey", "PER")], GRAHAM_SHORT.replace("Graham", "Lindsey")),
+             ("last", [("Graham", "PER")], GRAHAM_SHORT)]
+    ms = [m for pid, names, text in posts for m in mentions_of_post(pid, names, vector=encoder(text))]
+    res = resolve(ms, params=Params(text_points=5.0))
+    assert res.key_of("Graham", "PER") == res.key_of("Lindsey Graham", "PER")
+    assert res.key_of("Lindsey", "PER") != res.key_of("Lindsey Graham", "PER")
+    link = next(d for d in res.decisions if d.dependent == "PER:lindsey")
+    assert dict(link.features)["text_cosine"] >= DEFAULT.text_similar and link.score == 0

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from mmkg.resolve import vectors
 from mmkg.resolve.normalise import NameForm, name_form
 from mmkg.resolve.records import Alias, EntityRecord, Mention, node_key
@@ -51,7 +49,7 @@ class NameNode:
         return frozenset(t for a in self.aliases for t in a.context)
 
     @cached_property
-    def vector(self) -> Optional[np.ndarray]:
+    def vector(self) -> Optional[vectors.TextVector]:
         """The mean text vector of a sample of its posts (``resolve.vectors``), or None."""
         kept = vectors.sample(v for a in self.aliases for v in a.vectors)
         return vectors.mean_vector(code for _, code in kept)

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 
 from mmkg.resolve.text_settings import DEFAULT_TEXT_ENCODER
-from mmkg.resolve.vectors import encode
+from mmkg.resolve.vectors import encode, encoder_tag
 from mmkg.runtime import bert_native
 from mmkg.runtime.checkpoint_io import resolve_encoder
 
@@ -28,6 +28,8 @@ class TextEncoder:
     def __init__(self, name: str = DEFAULT_TEXT_ENCODER) -> None:
         path = resolve_encoder(name)
         self.name = name
+        # The offline MiniLM under any of its names is one encoder.
+        self.tag = encoder_tag(DEFAULT_TEXT_ENCODER if path == resolve_encoder(DEFAULT_TEXT_ENCODER) else name)
         if bert_native.supports(path):
             self._tok = bert_native.WordPieceTokenizer(path)
             self._model = bert_native.load_bert(path)
@@ -56,5 +58,5 @@ class TextEncoder:
     def __call__(self, text: str) -> str:
         """The code of ``text``'s vector, or "" for a text with no words."""
         v = self.vector(text)
-        return "" if v is None else encode(v.float().numpy())
+        return "" if v is None else encode(v.float().numpy(), self.tag)
 

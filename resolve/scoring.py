@@ -119,8 +119,8 @@ class Params:
     # Points a pair's context score gains when the texts of their posts read alike: the cosine of the
     # two names' mean text vectors (``resolve.vectors``, MiniLM) at least ``text_similar``. Chosen on
     # the val pairs with the thresholds above by the same grouped cross-validation (1 point at 0.6 on
-    # four folds of five, and on all pairs); held out on the train pairs it adds 4 right merges of 115
-    # and no wrong one (docs/resolution.md, "Text vectors").
+    # three folds of five and on all pairs; 2 at 0.6 and 1 at 0.5 on the others); held out on the
+    # train pairs it adds 4 right merges of 115 and no wrong one (docs/resolution.md, "Text vectors").
     text_points: float = 1.0
     text_similar: float = 0.6
 

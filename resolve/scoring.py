@@ -212,6 +212,12 @@ def kind_of(f: NameForm, etype: str, rule: str, other: Optional[NameForm] = None
     return "surname" if ends_other else "word"
 
 
+# A person's first name or short word joins its entity with every post that writes it, and the text of
+# a sample of those posts is weak evidence of which person they mean: such a name needs names in
+# common ("short or ambiguous names merge only on strong context"). Read on 3,000 raw train posts:
+# with the text point, bare "Jack" x5 joined "Jack Russell Terrier" (docs/resolution.md).
+TEXT_BLIND_KINDS = frozenset({"word", "short"})
+
 KIND_WORDS = {
     "multi": "a name of several words inside a longer one", "multi_person": "a person's name inside a longer one",
     "designator": "a name the other only adds a designator to", "acronym": "the other's initials",
@@ -230,8 +236,9 @@ def what_it_needs(dependent_key: str, other_key: str, rule: str, params: Params 
     need = threshold(kind, params)
     if need == NEVER:
         return f"{KIND_WORDS[kind]} joins no entity on context ({kind})"
+    blind = ", from names in common: its posts' text does not count" if kind in TEXT_BLIND_KINDS else ""
     return (f"{KIND_WORDS[kind]} needs a context score of {need:g} and {params.margin:g} more than any other "
-            f"entity it could join ({kind})")
+            f"entity it could join ({kind}{blind})")
 
 
 # Words that name what kind of thing a name is without making it another thing: "New York" /
@@ -393,13 +400,6 @@ def context_features(a: NameNode, b: NameNode, alt_posts: int = 0) -> Tuple[Tupl
     cos = cosine(a.vector, b.vector)
     # Only where both names have text vectors: a record written without them reads as it did.
     return feats if cos is None else feats + (("text_cosine", round(cos, 4)),)
-
-
-# A person's first name or short word joins its entity with every post that writes it, and the text of
-# a sample of those posts is weak evidence of which person they mean: such a name needs names in
-# common ("short or ambiguous names merge only on strong context"). Read on 3,000 raw train posts:
-# with the text point, bare "Jack" x5 joined "Jack Russell Terrier" (docs/resolution.md).
-TEXT_BLIND_KINDS = frozenset({"word", "short"})
 
 
 def context_score(features: Tuple[Tuple[str, float], ...], params: Params = DEFAULT, kind: str = "") -> float:

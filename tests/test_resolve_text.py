@@ -7,7 +7,7 @@ import pytest
 
 from mmkg.resolve import mentions_of_post, resolve
 from mmkg.resolve.nodes import combine_nodes, nodes_of_mentions
-from mmkg.resolve.scoring import DEFAULT, Params
+from mmkg.resolve.scoring import DEFAULT, Params, what_it_needs
 from mmkg.resolve.text_encoder import TextEncoder
 from mmkg.resolve.vectors import SAMPLE, cosine, decode, encode, encoder_tag, mean_vector, sample, tag_of
 from mmkg.transforms.resolve import record_json, record_of_json
@@ -178,3 +178,5 @@ def test_a_first_name_needs_names_in_common_whatever_the_text(encoder):
     assert res.key_of("Lindsey", "PER") != res.key_of("Lindsey Graham", "PER")
     link = next(d for d in res.decisions if d.dependent == "PER:lindsey")
     assert dict(link.features)["text_cosine"] >= DEFAULT.text_similar and link.score == 0
+    assert "its posts' text does not count" in what_it_needs("PER:lindsey", "PER:lindsey graham", "subset")
+    assert "posts' text" not in what_it_needs("PER:graham", "PER:lindsey graham", "subset")

@@ -149,8 +149,8 @@ def post_vectors(posts: Sequence[CorpusPost], encoder: str = DEFAULT_TEXT_ENCODE
     posts with a typed mention). ``cache``: a JSON file that keeps them between bench runs, keyed by
     the encoder and the texts (the train files take minutes to encode on two cores)."""
     posts = [p for p in posts if p.mentions]
-    # The codes' format is part of the key: "tag:" came in after the first cache files.
-    key = [encoder, "codes with an encoder tag"] + [p.post_id + "\t" + post_text(p) for p in posts]
+    # The codes' format is part of the key ("tag:" and float64 came in after the first cache files).
+    key = [encoder, "codes with an encoder tag, computed in float64"] + [p.post_id + "\t" + post_text(p) for p in posts]
     digest = hashlib.sha1("\n".join(key).encode()).hexdigest()
     if cache and os.path.exists(cache):
         with open(cache, encoding="utf-8") as f:

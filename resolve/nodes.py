@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from mmkg.resolve import vectors
 from mmkg.resolve.normalise import NameForm, name_form
 from mmkg.resolve.records import Alias, EntityRecord, Mention, node_key
+from mmkg.resolve.vectors import TextVector, mean_vector, sample
 
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 # Context tokens this short carry no information ("a", "s" left by a tokeniser...).
@@ -49,10 +49,10 @@ class NameNode:
         return frozenset(t for a in self.aliases for t in a.context)
 
     @cached_property
-    def vector(self) -> Optional[vectors.TextVector]:
+    def vector(self) -> Optional[TextVector]:
         """The mean text vector of a sample of its posts (``resolve.vectors``), or None."""
-        kept = vectors.sample(v for a in self.aliases for v in a.vectors)
-        return vectors.mean_vector(code for _, code in kept)
+        kept = sample(v for a in self.aliases for v in a.vectors)
+        return mean_vector(code for _, code in kept)
 
     @cached_property
     def beside(self) -> Dict[str, FrozenSet[str]]:
@@ -86,7 +86,7 @@ def _merge_aliases(groups: Iterable[Iterable[Alias]]) -> Tuple[Alias, ...]:
             posts.setdefault(k, set()).update(a.post_ids)
             ctx.setdefault(k, set()).update(a.context)
             vecs.setdefault(k, []).extend(a.vectors)
-    return tuple(Alias(k[0], tuple(sorted(posts[k])), tuple(sorted(ctx[k])), k[1], vectors.sample(vecs[k]))
+    return tuple(Alias(k[0], tuple(sorted(posts[k])), tuple(sorted(ctx[k])), k[1], sample(vecs[k]))
                  for k in sorted(posts))
 
 

@@ -2,10 +2,14 @@
 sentence encoder, by default the offline all-MiniLM-L6-v2 (a BERT; ``runtime.bert_native`` runs it
 without importing transformers).
 
-Each text is encoded alone, with no padding: a batch's shape changes the float rounding of every row
-in it, and a code that changed from one run to the next would make a second run over the same posts
-rewrite their entities. At 30-60 tokens a post this costs little on a CPU (docs/resolution.md has
-the rate).
+A code that changed from one run to the next would make a second run over the same posts rewrite
+their entities, so the same text must give the same code whatever the batch and the threads. In
+float32 it does not: the order of a sum depends on the thread count and the batch's shape, and
+about half of the vectors then round one int8 component the other way (seen: the same run on the
+embedded store and on Neo4j, one after the other, wrote different codes). So each text is encoded
+alone, without padding, in float64, where the rounding differences are some 1e-16 against an int8
+step of about 1e-3. At 30-60 tokens a post this costs little on a CPU (docs/resolution.md has the
+rate).
 """
 from __future__ import annotations
 
@@ -32,13 +36,13 @@ class TextEncoder:
         self.tag = encoder_tag(DEFAULT_TEXT_ENCODER if path == resolve_encoder(DEFAULT_TEXT_ENCODER) else name)
         if bert_native.supports(path):
             self._tok = bert_native.WordPieceTokenizer(path)
-            self._model = bert_native.load_bert(path)
+            self._model = bert_native.load_bert(path).double()
         else:  # any other encoder the user names: transformers' own classes (a local path or its cache)
             from transformers import AutoModel, AutoTokenizer
 
             try:
                 self._tok = AutoTokenizer.from_pretrained(path)
-                self._model = AutoModel.from_pretrained(path).eval()
+                self._model = AutoModel.from_pretrained(path).eval().double()
             except OSError as e:
                 raise ValueError(f"--resolve-encoder {name!r}: no such encoder here ({e}); "
                                  f"'none' turns text vectors off") from None

@@ -8,9 +8,11 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # siblings that must not know each other. Read top-down it is the data flow: the records, the
 # torch runtime, the NER, the guide (which types pairs with the NER), the refiner (which reads the
 # guide's scores), the Beam layer, the job, the commands. The graph store and the runners are
-# leaves beside the runtime, and so is entity resolution (pure record linkage over names).
-RANK = {"schemas": 0, "runtime": 1, "kg": 1, "runners": 1, "resolve": 1, "ner": 2, "guide": 3, "refiner": 4,
-        "transforms": 5, "pipeline": 6, "cli": 7}
+# leaves beside the runtime. Entity resolution sits on the runtime (it encodes the posts' texts with
+# a sentence encoder) and below the NER (which types a handle by the name it spells with its
+# normalisation).
+RANK = {"schemas": 0, "runtime": 1, "kg": 1, "runners": 1, "resolve": 2, "ner": 3, "guide": 4, "refiner": 5,
+        "transforms": 6, "pipeline": 7, "cli": 8}
 
 
 def module_name(path: pathlib.Path) -> str:

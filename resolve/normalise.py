@@ -22,10 +22,12 @@ from functools import lru_cache
 from typing import List, Optional, Tuple
 
 # Leading titles dropped from person names (only when something is left). Lower case, no dots.
+# Not a monarch's or a pope's: those stand before a given name, which alone names many ("Prince
+# Harry" is no "Harry"; read in the merges of 2,000 raw Twitter posts, docs/resolution.md).
 TITLES = frozenset(
     "mr mrs ms miss mx dr doctor prof professor sir dame lord lady president pres vice vp senator sen "
     "rep representative congressman congresswoman gov governor mayor minister pm prime chancellor "
-    "secretary king queen prince princess pope rev reverend fr father gen general col colonel capt "
+    "secretary rev reverend fr father gen general col colonel capt "
     "captain lt sgt coach judge justice chairman ceo mister madam".split()
 )
 # Words that do not make an acronym's letters ("Bank of America" -> "ba", "boa" also kept).
@@ -115,17 +117,26 @@ def _acronym(tokens: Tuple[str, ...]) -> str:
     return "".join(t[0] for t in content)
 
 
+# One word of letters and digits joined by underscores ("BR_NFL", "Festival_Cannes"): no name is
+# written so but an account's, whose @ a retweet chain or a tokeniser dropped.
+_BARE_HANDLE = re.compile(r"^[^\W_]+(?:_+[^\W_]+)+$")
+
+
 @lru_cache(maxsize=262144)
 def name_form(name: str, etype: Optional[str] = None) -> NameForm:
     """The comparison form of a mention's name; ``etype`` (PER, ORG, LOC, MISC) decides whether
     leading titles are dropped (persons only: "President Hotel" is a hotel; and not from a handle,
     whose words are the account's chosen name: "@KingJames" is not every "James")."""
     raw = " ".join(unicodedata.normalize("NFKC", str(name)).split())
+    if raw.startswith(".@"):  # ".@user": the dot keeps a reply's handle visible to all followers
+        raw = raw[1:]
     handle = False
     body = raw
     if raw[:1] in "@#" and len(raw) > 1:
         handle = True
         body = raw[1:].strip()
+    elif _BARE_HANDLE.match(raw):  # "RT BR_NFL :", "@ Rocket_Baseball": a handle whose @ was lost
+        handle = True
     one_handle = handle and " " not in body
     if one_handle:
         tokens = list(split_handle(body))

@@ -7,7 +7,7 @@ from mmkg.resolve import AltName, explain, mentions_of_post, resolve, undo
 from mmkg.resolve.blocking import block_keys, candidate_pairs
 from mmkg.resolve.inpost import stands_for
 from mmkg.resolve.nodes import nodes_of_mentions
-from mmkg.resolve.normalise import normalise
+from mmkg.resolve.normalise import name_form, normalise
 from mmkg.resolve.unionfind import UnionFind
 
 
@@ -35,10 +35,33 @@ def _same(res, x, y):
     ("President Hotel", "ORG", "president hotel"),  # titles are dropped from persons only
     ("Obama’s", "PER", "obama"),
     ("@KingJames", "PER", "king james"),  # a handle's title is part of the account's name
-    ("King James", "PER", "james"),
+    ("Senator Lindsey Graham", "PER", "lindsey graham"),
+    # A monarch's or a pope's title stands before a given name, which alone names many.
+    ("Prince Harry", "PER", "prince harry"),
+    ("Pope Francis", "PER", "pope francis"),
 ])
 def test_normal_forms(name, etype, norm):
     assert normalise(name, etype) == norm
+
+
+@pytest.mark.parametrize("name,norm,handle", [
+    ("BR_NFL", "br nfl", True),  # "RT BR_NFL :": a handle whose @ a retweet chain dropped
+    ("Festival_Cannes", "festival cannes", True),
+    (".@Camila_Cabello", "camila cabello", True),  # ". @user": a reply shown to all followers
+    ("New York", "new york", False),
+    ("a_", "a", False),
+])
+def test_handles_written_without_their_at(name, norm, handle):
+    form = name_form(name, "ORG")
+    assert (form.norm, form.handle) == (norm, handle)
+
+
+def test_an_entity_is_named_by_a_name_not_by_a_handle_that_lost_its_at():
+    # "RT BR_NFL :" (Bleacher Report's NFL account) beside many posts about the NFL: whatever joins,
+    # the entity is not named after the account.
+    ms = (mentions_of_post("a", [("BR_NFL", "ORG"), ("Cortland Sutton", "PER")])
+          + [m for i in range(3) for m in mentions_of_post(f"n{i}", [("NFL", "ORG"), ("Cortland Sutton", "PER")])])
+    assert resolve(ms).key_of("NFL", "ORG") == "ORG:nfl"
 
 
 def test_a_title_alone_is_kept():

@@ -180,3 +180,28 @@ def test_a_first_name_needs_names_in_common_whatever_the_text(encoder):
     assert dict(link.features)["text_cosine"] >= DEFAULT.text_similar and link.score == 0
     assert "its posts' text does not count" in what_it_needs("PER:lindsey", "PER:lindsey graham", "subset")
     assert "posts' text" not in what_it_needs("PER:graham", "PER:lindsey graham", "subset")
+
+
+def test_the_text_does_not_choose_between_two_entities():
+    """A surname two full names could take ("Obama": Barack, Michelle), with no name in common with
+    either: the posts' text reads like one of them, and that alone decides nothing. With only one
+    full name about, the same text joins it (a surname needs 1 point)."""
+    michelle, barack = (encode(np.eye(384)[i]) for i in (0, 1))
+    like_michelle = encode(np.eye(384)[0] * 0.9 + np.eye(384)[2] * 0.1)
+    michelles = [mentions_of_post(f"m{i}", [("Michelle Obama", "PER")], vector=michelle) for i in range(3)]
+    baracks = [mentions_of_post(f"b{i}", [("Barack Obama", "PER")], vector=barack) for i in range(3)]
+    bare = [mentions_of_post(f"o{i}", [("Obama", "PER")], vector=like_michelle) for i in range(3)]
+
+    both = resolve([m for ms in michelles + baracks + bare for m in ms])
+    assert both.key_of("Obama", "PER") not in (both.key_of("Michelle Obama", "PER"), both.key_of("Barack Obama", "PER"))
+    link = next(d for d in both.decisions if d.rule == "subset" and "michelle" in d.a + d.b)
+    assert dict(link.features)["text_cosine"] >= DEFAULT.text_similar  # the text did read alike
+
+    one = resolve([m for ms in michelles + bare for m in ms])
+    assert one.key_of("Obama", "PER") == one.key_of("Michelle Obama", "PER")
+    # A name in common still chooses: a post naming Obama beside the White House, as Barack's do.
+    baracks_house = [mentions_of_post(f"b{i}", [("Barack Obama", "PER"), ("White House", "ORG")], vector=barack)
+                     for i in range(3)]
+    bare_house = [mentions_of_post("o9", [("Obama", "PER"), ("White House", "ORG")], vector=like_michelle)]
+    chosen = resolve([m for ms in michelles + baracks_house + bare + bare_house for m in ms])
+    assert chosen.key_of("Obama", "PER") == chosen.key_of("Barack Obama", "PER")

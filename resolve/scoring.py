@@ -61,7 +61,7 @@ from mmkg.resolve.vectors import cosine
 # The version of the linking rules. Change it with any change to normalisation, blocking, scoring
 # or the kinds that makes a link recorded by an earlier run differ from what scoring gives now: a
 # run re-scores the pairs of entities recorded under other rules instead of keeping their links.
-RULES = "2026-12-07.6"
+RULES = "2026-12-07.7"
 NEVER = float("inf")  # a threshold no context score reaches
 FUZZY_MIN_LEN = 5
 SHORT_CHARS = 3  # a single word this short ("Kim", "Un", "US") is ambiguous
@@ -358,6 +358,12 @@ def place_code(node: NameNode) -> bool:
             and is_code(al.name for al in node.aliases if not al.stands_for))
 
 
+def _hashtag(node: NameNode) -> bool:
+    """Every way the node's name is written is a #hashtag."""
+    written = [al.name for al in node.aliases if not al.stands_for]
+    return bool(written) and all(str(w).lstrip().startswith("#") for w in written)
+
+
 def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optional[Tuple[str, float, str]]:
     """(rule, similarity 0-100, dependent key or "") for the first relation that holds, or None."""
     fa, fb = a.form, b.form
@@ -380,6 +386,10 @@ def string_relation(a: NameNode, b: NameNode, params: Params = DEFAULT) -> Optio
     if sa < sb or sb < sa:
         short, long_ = (a, b) if sa < sb else (b, a)
         if not part_of(short.form.tokens, long_.form.tokens, short.type):
+            return None
+        if not short.form.handle and _hashtag(long_):
+            # A hashtag that adds words to a name is a campaign or a topic, not what it names
+            # ("#BlatterOut" / "Blatter", "#Trump2016"); read in the merges of 2,000 raw posts.
             return None
         sim = 100.0 * len(short.form.compact) / max(1, len(long_.form.compact))
         return SUBSET, sim, short.key

@@ -56,6 +56,15 @@ def test_handles_written_without_their_at(name, norm, handle):
     assert (form.norm, form.handle) == (norm, handle)
 
 
+def test_a_name_does_not_join_a_hashtag_that_adds_words_to_it():
+    # "#BlatterOut" is a campaign against Blatter; "#Blatter" and "Blatter" are the man.
+    ms = (mentions_of_post("a", [("#Blatter", "PER"), ("#BlatterOut", "PER"), ("FIFA", "ORG")])
+          + mentions_of_post("b", [("Blatter", "PER"), ("FIFA", "ORG")]))
+    res = resolve(ms)
+    assert _same(res, ("#Blatter", "PER"), ("Blatter", "PER"))
+    assert not _same(res, ("Blatter", "PER"), ("#BlatterOut", "PER"))
+
+
 def test_an_entity_is_named_by_a_name_not_by_a_handle_that_lost_its_at():
     # "RT BR_NFL :" (Bleacher Report's NFL account) beside many posts about the NFL: whatever joins,
     # the entity is not named after the account.
@@ -215,6 +224,9 @@ def test_a_place_is_named_by_its_name_not_its_code_however_often_the_code_is_wri
     ([("Lovato", "LOC"), ("Demi Lovato", "PER")], ["", ""]),
     # words scattered in the longer name are no short form of it
     ([("Jong Kim", "PER"), ("Kim Jong Un", "PER")], ["", ""]),
+    # a hashtag that adds words is a campaign, not the person; an account is the person's
+    ([("#Blatter", "PER"), ("#BlatterOut", "PER")], ["", ""]),
+    ([("Wiz", "PER"), ("@wizkhalifa", "PER")], ["wiz khalifa", ""]),
 ])
 def test_a_short_form_stands_for_the_one_longer_person_name_of_its_post(names, expected):
     assert stands_for(names) == expected

@@ -57,16 +57,15 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
     order = sorted(by_dependent, key=lambda k: (-len(nodes[k].form.tokens), -len(nodes[k].form.compact), k))
     attachments: List[Decision] = []
     for dep in order:
-        live = [d for d in by_dependent[dep] if not uf.same(dep, d.b if d.dependent == d.a else d.a)]
+        live = [d for d in by_dependent[dep] if not uf.same(dep, d.other)]
         # Several entities to choose from: the posts' text does not choose (scoring.TEXT_BLIND_KINDS).
-        contested = len({uf.label(d.b if d.dependent == d.a else d.a) for d in live}) > 1
+        contested = len({uf.label(d.other) for d in live}) > 1
         best: Dict[str, Tuple[float, Decision]] = {}
         for d in live:
-            other = d.b if d.dependent == d.a else d.a
             score = d.score
             if contested:
-                score -= text_score(d.features, params, dependent_kind(nodes[dep], d.rule, nodes[other]))
-            label = uf.label(other)
+                score -= text_score(d.features, params, dependent_kind(nodes[dep], d.rule, nodes[d.other]))
+            label = uf.label(d.other)
             if label not in best or score > best[label][0] or (
                     score == best[label][0] and d.pair < best[label][1].pair):
                 best[label] = (score, d)
@@ -75,7 +74,7 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
         top_score, top = ranked[0][1]
         runner = ranked[1][1][0] if len(ranked) > 1 else None
-        other = top.b if top.dependent == top.a else top.a
+        other = top.other
         kind = dependent_kind(nodes[dep], top.rule, nodes[other])
         need = threshold(kind, params)
         margin_ok = runner is None or top_score - runner >= params.margin

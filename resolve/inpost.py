@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
-from mmkg.resolve.normalise import NameForm, name_form
+from mmkg.resolve.normalise import NameForm, is_hashtag, name_form
 from mmkg.resolve.scoring import part_of
 
 PERSON = "PER"
@@ -33,7 +33,7 @@ def stands_for(names: Sequence[Tuple[str, str]]) -> List[str]:
     # A hashtag that adds words to a person's name is a campaign or a topic ("#BlatterOut",
     # "#Trump2016"), no longer way of writing the person: nothing stands for it (read in the merges
     # of 2,000 raw Twitter posts, docs/resolution.md).
-    targets = [g if g is not None and not str(n).lstrip().startswith("#") else None
+    targets = [g if g is not None and not is_hashtag(n) else None
                for g, (n, _) in zip(forms, names)]
     out = []
     for f in forms:

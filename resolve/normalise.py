@@ -122,6 +122,10 @@ def _acronym(tokens: Tuple[str, ...]) -> str:
 _BARE_HANDLE = re.compile(r"^[^\W_]+(?:_+[^\W_]+)+$")
 
 
+def is_hashtag(name: str) -> bool:
+    return str(name).lstrip().startswith("#")
+
+
 @lru_cache(maxsize=262144)
 def name_form(name: str, etype: Optional[str] = None) -> NameForm:
     """The comparison form of a mention's name; ``etype`` (PER, ORG, LOC, MISC) decides whether

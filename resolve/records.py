@@ -130,6 +130,11 @@ class Decision:
     def pair(self) -> Tuple[str, str]:
         return (self.a, self.b) if self.a <= self.b else (self.b, self.a)
 
+    @property
+    def other(self) -> str:
+        """The side that is not the dependent (the longer name of a dependent link)."""
+        return self.b if self.dependent == self.a else self.a
+
 
 @dataclass(frozen=True)
 class EntityRecord:

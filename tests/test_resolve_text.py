@@ -205,3 +205,8 @@ def test_the_text_does_not_choose_between_two_entities():
     bare_house = [mentions_of_post("o9", [("Obama", "PER"), ("White House", "ORG")], vector=like_michelle)]
     chosen = resolve([m for ms in michelles + baracks_house + bare + bare_house for m in ms])
     assert chosen.key_of("Obama", "PER") == chosen.key_of("Barack Obama", "PER")
+    # The record says when the text was left out, so `mmkg query entity` can tell.
+    def attach_features(res):
+        return dict(next(d for d in res.decisions if d.rule == "attach" and d.dependent == "PER:obama").features)
+    assert attach_features(chosen).get("text_left_out") == 1.0
+    assert "text_left_out" not in attach_features(one)

@@ -90,12 +90,19 @@ def cluster(nodes: Dict[str, NameNode], decisions: Iterable[Decision],
     return uf, attachments
 
 
+def _words(node: NameNode) -> int:
+    """How many words a name has, initials counting as one: "D . C" is an abbreviation, as "DC" is,
+    and names no entity that holds "Washington DC"."""
+    tokens = node.form.tokens
+    return 1 if all(len(t) == 1 for t in tokens) else len(tokens)
+
+
 def canonical_node(members: Sequence[NameNode]) -> NameNode:
     """The node that names an entity: written as a name rather than a handle or a place's code ("CA"
     names no entity that holds "California", however often it is written), of two words or more,
     used in the most posts, then the longest, then the first by key."""
-    return min(members, key=lambda n: (n.form.handle, place_code(n), len(n.form.tokens) < 2, -len(n.posts),
-                                       -len(n.form.tokens), n.key))
+    return min(members, key=lambda n: (n.form.handle, place_code(n), _words(n) < 2, -len(n.posts),
+                                       -_words(n), n.key))
 
 
 def display_name(node: NameNode) -> str:

@@ -145,6 +145,18 @@ def test_louvre_and_its_handle_are_one_entity_with_both_names():
     assert {a.name: a.post_ids for a in e.aliases}["@LouvreMuseum"] == ("ex-11",)
 
 
+def test_initials_do_not_name_an_entity_that_holds_the_full_name():
+    # Seen on raw posts: "D . C" (two one-letter words) named Washington DC's entity.
+    ms = (mentions_of_post("p1", [("D . C", "LOC"), ("Justin Bieber", "PER")])
+          + mentions_of_post("p2", [("DC", "LOC")]) + mentions_of_post("p3", [("DC", "LOC")])
+          + mentions_of_post("p4", [("Washington DC", "LOC"), ("Lincoln Memorial", "LOC")]))
+    res = resolve(ms)
+    assert _same(res, ("D . C", "LOC"), ("Washington DC", "LOC"))
+    assert _same(res, ("DC", "LOC"), ("Washington DC", "LOC"))
+    e = res.entities[res.key_of("DC", "LOC")]
+    assert (e.key, e.name) == ("LOC:washington dc", "Washington DC")
+
+
 def test_washington_person_and_place_never_merge():
     ms = []
     for i in range(5):  # even with every post in common and alternate_names noise

@@ -19,6 +19,7 @@ from mmkg.guide.settings import DEFAULT_CHECKPOINT
 from mmkg.ner.tagger import NerStudent
 from mmkg.runtime.checkpoint_io import load_tokenizer
 from mmkg.runtime.image_features import ImageEncoder
+from mmkg.runtime.padding import padded_rows
 from mmkg.runtime.precision import autocast, resolve_device, resolve_precision
 from mmkg.schemas.mnre_split import read_mnre
 from mmkg.schemas.records import EntityPair, RelationScores
@@ -90,17 +91,24 @@ class Guide:
                                  self.dtype, encoded=encoded, with_features=with_features, typed=self.typed_markers)
 
     def logits(self, pairs: Sequence[EntityPair], encoded: Optional[Sequence[EncodedPair]] = None) -> torch.Tensor:
-        """Scores of one batch, padded to its longest pair: the classifier's logits, or with a kNN
-        memory the log of its mixture with the neighbours' vote (decided on the same way)."""
+        """Scores of one batch, padded to its longest pair and to a multiple of ``ROW_MULTIPLE``
+        pairs: the classifier's logits, or with a kNN memory the log of its mixture with the
+        neighbours' vote (decided on the same way)."""
         if not pairs:
             return torch.zeros((0, len(self.labels)))
         if encoded is None:
             pairs = self.typed(pairs)
+        n = len(pairs)
+        # Rows to a fixed multiple, so that a pair's scores do not depend on its batch (runtime/padding.py).
+        fill = padded_rows(n) - n
+        pairs = list(pairs) + [pairs[-1]] * fill
+        if encoded is not None:
+            encoded = list(encoded) + [encoded[-1]] * fill
         if self.knn is None:
-            return self._forward(pairs, encoded, False).float().cpu()
+            return self._forward(pairs, encoded, False).float().cpu()[:n]
         logits, hidden = self._forward(pairs, encoded, True)
         s = self.knn_settings
-        return mix(logits.float().cpu(), self.knn.vote(hidden.float().cpu(), s.k, s.temperature), s.weight)
+        return mix(logits.float().cpu(), self.knn.vote(hidden.float().cpu(), s.k, s.temperature), s.weight)[:n]
 
     def logits_and_features(self, pairs: Sequence[EntityPair], batch_size: int = 64):
         """(classifier logits, head hidden layer) of every pair in input order, length-sorted

@@ -63,7 +63,7 @@ setup(
         # dependencies compile llama-cpp-python, which mmkg does not use. See README.
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.7"],
         # `build`: Beam stages `--setup_file` with `python -m build --sdist` (Dataflow).
         "gcp": ["apache-beam[gcp]>=2.60", "build>=1.0"],
     },

@@ -240,11 +240,10 @@ def what_it_needs(dependent_key: str, other_key: str, rule: str, params: Params 
     need = threshold(kind, params)
     if need == NEVER:
         return f"{KIND_WORDS[kind]} joins no entity on context ({kind})"
-    if kind in TEXT_BLIND_KINDS:
-        return (f"{KIND_WORDS[kind]} needs a context score of {need:g} and {params.margin:g} more than any other "
-                f"entity it could join ({kind}, from names in common: its posts' text does not count)")
+    how = (f"({kind}, from names in common: its posts' text does not count)" if kind in TEXT_BLIND_KINDS
+           else f"({kind}); between entities, from names in common alone")
     return (f"{KIND_WORDS[kind]} needs a context score of {need:g} and {params.margin:g} more than any other "
-            f"entity it could join ({kind}); between entities, from names in common alone")
+            f"entity it could join {how}")
 
 
 # Words that name what kind of thing a name is without making it another thing: "New York" /
